@@ -1,0 +1,5 @@
+"""Allow ``python -m minikit``."""
+
+from minikit.cli.main import main
+
+raise SystemExit(main())

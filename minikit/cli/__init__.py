@@ -1,0 +1,1 @@
+"""Command-line interface: flags, progress rendering and error reports."""

@@ -1,0 +1,1 @@
+"""OCI and Docker image format types: references, media types, descriptors."""
