@@ -1,0 +1,346 @@
+"""HTTP requests with timeouts, retries and redirects, on ``http.client``.
+
+This layer has no registry logic. It sends one request, retries idempotent
+ones on connection errors and 5xx responses, follows redirects for GET and
+HEAD, and turns socket errors into TransportError. Every URL that
+reaches a log line or a message goes through ``redact_url`` first.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from email.message import Message
+from typing import BinaryIO
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from minikit.util.redact import redact_url
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
+CHUNK_SIZE = 256 * 1024
+
+Body = bytes | Callable[[], BinaryIO] | None
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Socket timeouts in seconds: for connecting (and TLS), and for each read."""
+
+    connect: float = 10.0
+    read: float = 60.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often to send an idempotent request, and the first pause in seconds.
+
+    The pause doubles after each failed attempt.
+    """
+
+    attempts: int = 3
+    backoff: float = 0.25
+
+    def pause(self, failed_attempts: int) -> float:
+        """Return the seconds to wait after ``failed_attempts`` failures."""
+        return float(self.backoff * 2 ** (failed_attempts - 1))
+
+
+class TransportError(Exception):
+    """A request that got no HTTP response: refused, timed out, reset or TLS failure."""
+
+    def __init__(self, netloc: str, reason: str, *, retryable: bool) -> None:
+        super().__init__(f"{netloc}: {reason}")
+        self.netloc = netloc
+        self.reason = reason
+        self.retryable = retryable
+
+
+class ResponseTooLarge(Exception):
+    """A response body longer than the caller's limit; the text names URL and limit."""
+
+
+
+
+class Response:
+    """An HTTP response whose body has not been read yet; close it when done."""
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        connection: http.client.HTTPConnection,
+        raw: http.client.HTTPResponse,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = raw.status
+        self.headers: Message = raw.headers
+        self._connection = connection
+        self._raw = raw
+
+    def __enter__(self) -> Response:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connection, unread body included."""
+        self._raw.close()
+        self._connection.close()
+
+    def header(self, name: str) -> str | None:
+        """Return the first value of header ``name``, or None."""
+        return self.headers.get(name)
+
+    def header_values(self, name: str) -> list[str]:
+        """Return every value of header ``name`` (WWW-Authenticate may repeat)."""
+        return self.headers.get_all(name) or []
+
+    def read(self, limit: int) -> bytes:
+        """Read the whole body; raise ResponseTooLarge if it exceeds ``limit`` bytes."""
+        chunks = []
+        total = 0
+        for chunk in self.iter_chunks(min(CHUNK_SIZE, limit + 1)):
+            total += len(chunk)
+            if total > limit:
+                raise ResponseTooLarge(
+                    f"the response body of {redact_url(self.url)} exceeds {limit} bytes"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def iter_chunks(self, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """Yield the body in chunks; raise a retryable TransportError if it breaks."""
+        netloc = urlsplit(self.url).netloc
+        while True:
+            try:
+                chunk = self._raw.read(size)
+            except (OSError, http.client.HTTPException) as exc:
+                raise TransportError(netloc, _describe(exc), retryable=True) from None
+            if not chunk:
+                return
+            yield chunk
+
+
+class Transport:
+    """An HTTP sender with fixed timeouts and a retry policy."""
+
+    def __init__(
+        self,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: Body = None,
+        content_length: int | None = None,
+        verify_tls: bool = True,
+        follow_redirects: bool = False,
+    ) -> Response:
+        """Send a request and return the response, whatever its status.
+
+        Idempotent methods with a replayable body are retried on connection
+        errors and on 500/502/503/504. GET and HEAD follow redirects when
+        ``follow_redirects`` is set. A redirect that leaves the original
+        scheme, host and port drops the Authorization header and turns
+        certificate verification back on.
+        """
+        attempts = self.retry.attempts if method in IDEMPOTENT_METHODS else 1
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
+            try:
+                response = self._send_following(
+                    method,
+                    url,
+                    dict(headers or {}),
+                    body,
+                    content_length,
+                    verify_tls,
+                    follow_redirects,
+                )
+            except TransportError as exc:
+                if last or not exc.retryable:
+                    raise
+                self._wait(method, url, attempt, exc.reason)
+                continue
+            if response.status in RETRY_STATUSES and not last:
+                response.close()
+                self._wait(method, url, attempt, f"HTTP {response.status}")
+                continue
+            return response
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def pause(self, failed_attempts: int) -> None:
+        """Sleep for the back-off that follows ``failed_attempts`` failures."""
+        self._sleep(self.retry.pause(failed_attempts))
+
+    def _wait(self, method: str, url: str, attempt: int, reason: str) -> None:
+        log.info(
+            "retrying %s %s in %.2f s after attempt %d failed: %s",
+            method,
+            redact_url(url),
+            self.retry.pause(attempt),
+            attempt,
+            reason,
+        )
+        self.pause(attempt)
+
+    def _send_following(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: Body,
+        content_length: int | None,
+        verify_tls: bool,
+        follow_redirects: bool,
+    ) -> Response:
+        origin = _origin(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send_once(
+                method, url, headers, body, content_length, verify_tls
+            )
+            location = response.header("Location")
+            redirect = response.status in REDIRECT_STATUSES and location
+            if not (follow_redirects and redirect and method in ("GET", "HEAD")):
+                return response
+            response.close()
+            url = urljoin(url, location)
+            log.debug("following redirect to %s", redact_url(url))
+            if _origin(url) != origin:
+                # Blob storage elsewhere gets neither the registry's credentials
+                # nor its exemption from certificate checks.
+                headers = _without_authorization(headers)
+                verify_tls = True
+        raise TransportError(
+            urlsplit(url).netloc,
+            f"more than {MAX_REDIRECTS} redirects",
+            retryable=False,
+        )
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: Body,
+        content_length: int | None,
+        verify_tls: bool,
+    ) -> Response:
+        parts = urlsplit(url)
+        connection = self._connect(parts.scheme, parts.netloc, verify_tls)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        payload = body() if callable(body) else body
+        if content_length is not None:
+            headers = {**headers, "Content-Length": str(content_length)}
+        elif payload is None and method in ("POST", "PUT", "PATCH"):
+            headers = {**headers, "Content-Length": "0"}
+        try:
+            connection.request(method, target or "/", body=payload, headers=headers)
+            raw = connection.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise _transport_error(parts.netloc, exc) from None
+        finally:
+            if payload is not None and not isinstance(payload, bytes):
+                payload.close()
+        return Response(method, url, connection, raw)
+
+    def _connect(
+        self, scheme: str, netloc: str, verify_tls: bool
+    ) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection
+        if scheme == "https":
+            context = tls_context(verify_tls)
+            connection = http.client.HTTPSConnection(
+                netloc, timeout=self.timeouts.connect, context=context
+            )
+        elif scheme == "http":
+            connection = http.client.HTTPConnection(
+                netloc, timeout=self.timeouts.connect
+            )
+        else:
+            raise TransportError(
+                netloc, f"unsupported URL scheme {scheme!r}", retryable=False
+            )
+        try:
+            connection.connect()
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise _transport_error(netloc, exc) from None
+        # The connect timeout covers the TCP and TLS handshakes; reads get their own.
+        if connection.sock is not None:
+            connection.sock.settimeout(self.timeouts.read)
+        return connection
+
+
+_TLS_CONTEXTS: dict[bool, ssl.SSLContext] = {}
+
+
+def tls_context(verify: bool) -> ssl.SSLContext:
+    """Return a shared TLS context: the system CA bundle, or no verification."""
+    context = _TLS_CONTEXTS.get(verify)
+    if context is None:
+        context = ssl.create_default_context()
+        if not verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        _TLS_CONTEXTS[verify] = context
+    return context
+
+
+def _without_authorization(headers: dict[str, str]) -> dict[str, str]:
+    return {
+        key: value for key, value in headers.items() if key.lower() != "authorization"
+    }
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+def _transport_error(netloc: str, exc: BaseException) -> TransportError:
+    # Certificate and protocol errors do not go away on a second try.
+    retryable = not isinstance(exc, ssl.SSLError)
+    return TransportError(netloc, _describe(exc), retryable=retryable)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"DNS lookup failed ({exc.strerror})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return "timed out"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed ({exc.reason or exc})"
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "the server closed the connection without an answer"
+    if isinstance(exc, http.client.IncompleteRead):
+        return "the connection closed before the whole body arrived"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return type(exc).__name__
