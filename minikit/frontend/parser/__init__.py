@@ -1,0 +1,42 @@
+"""The Dockerfile parser: text in, instructions out, with BuildKit's rules.
+
+:func:`parse` reads a Dockerfile into a :class:`ParseResult`, and
+:func:`dump` renders it in the format of BuildKit's ``AST.Dump()``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from minikit.frontend.parser.dump import dump
+from minikit.frontend.parser.model import (
+    Heredoc,
+    Instruction,
+    ParseResult,
+    ParseWarning,
+)
+from minikit.frontend.parser.reader import read
+
+__all__ = [
+    "Heredoc",
+    "Instruction",
+    "ParseResult",
+    "ParseWarning",
+    "debug_parse",
+    "dump",
+    "parse",
+]
+
+
+def parse(data: bytes | str, filename: str = "Dockerfile") -> ParseResult:
+    """Parse a Dockerfile; raise ``DockerfileParseError`` with the line on failure.
+
+    Bytes are decoded as UTF-8, keeping undecodable bytes; ``filename`` only
+    names the file in error locations.
+    """
+    return read(data, filename)
+
+
+def debug_parse(path: Path) -> str:
+    """Return the AST dump of the Dockerfile at ``path``."""
+    return dump(parse(path.read_bytes(), filename=str(path)))
