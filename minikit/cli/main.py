@@ -1,12 +1,85 @@
-"""Entry point of the ``minikit`` command."""
+"""Entry point of the ``minikit`` command: subcommands, logging, exit codes."""
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
+
+from minikit import __version__
+from minikit.errors import MinikitError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser for every subcommand."""
+    from minikit.cli.build import add_build_parser
+    from minikit.cli.debug import add_debug_parser
+    from minikit.cli.store import add_store_parsers
+
+    parser = argparse.ArgumentParser(
+        prog="minikit",
+        description="Build container images from Dockerfiles without a daemon, as BuildKit does.",
+    )
+    parser.add_argument("--version", action="version", version=f"minikit {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        help="log what minikit does and show tracebacks on errors",
+    )
+    common.add_argument(
+        "--root",
+        default=None,
+        help="state folder (default: $XDG_DATA_HOME/minikit, or /var/lib/minikit as root)",
+    )
+    common.add_argument(
+        "--config",
+        default=None,
+        help="config file (default: $XDG_CONFIG_HOME/minikit/minikit.toml)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    original = subparsers.add_parser
+
+    def add_parser(name, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("parents", []).append(common)
+        return original(name, **kwargs)
+
+    subparsers.add_parser = add_parser  # type: ignore[method-assign]
+    add_build_parser(subparsers)
+    add_debug_parser(subparsers)
+    add_store_parsers(subparsers)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` and return the exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    print("minikit: not implemented yet", file=sys.stderr)
-    return 1
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except MinikitError as error:
+        from minikit.cli.errors import render_error
+
+        if args.debug:
+            raise
+        render_error(error, sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("ERROR: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as error:  # noqa: BLE001 - the last line of defence against tracebacks
+        if args.debug:
+            raise
+        sys.stderr.write(f"ERROR: internal error: {type(error).__name__}: {error}\n")
+        sys.stderr.write(
+            "hint: run again with --debug for a traceback, and report it as a bug\n"
+        )
+        return 1

@@ -1,0 +1,1 @@
+"""The content-addressed store: layers, blobs, cache records, prune."""

@@ -1,0 +1,370 @@
+"""``minikit build``: the flags of ``docker buildx build``, and running the build."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from minikit.errors import MinikitError, UsageError
+
+
+def add_build_parser(subparsers: Any) -> None:
+    """Register ``build`` and its flags."""
+    parser = subparsers.add_parser(
+        "build",
+        help="build an image from a Dockerfile",
+        description="Build an image from a Dockerfile, with the flags of `docker buildx build`.",
+    )
+    add_build_flags(parser)
+    parser.add_argument(
+        "context",
+        metavar="CONTEXT",
+        help="build context folder (PATH), or - to read a Dockerfile from stdin",
+    )
+    parser.set_defaults(handler=run_build_command)
+
+
+def add_build_flags(parser: argparse.ArgumentParser) -> None:
+    """Add the flags that ``build`` and ``debug dump-llb`` share."""
+    add = parser.add_argument
+    add(
+        "-f",
+        "--file",
+        dest="file",
+        help="name of the Dockerfile (default: CONTEXT/Dockerfile; - for stdin)",
+    )
+    add(
+        "-t",
+        "--tag",
+        dest="tags",
+        action="append",
+        default=[],
+        help="name and optionally a tag (name:tag)",
+    )
+    add(
+        "--build-arg",
+        dest="build_args",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a build-time variable",
+    )
+    add("--target", default="", help="set the target build stage to build")
+    add(
+        "--secret",
+        dest="secrets",
+        action="append",
+        default=[],
+        metavar="id=ID,src=PATH|env=VAR",
+        help="secret to expose to the build",
+    )
+    add(
+        "--ssh",
+        dest="ssh",
+        action="append",
+        default=[],
+        metavar="default|ID[=SOCKET|KEY[,KEY]]",
+        help="SSH agent socket or keys to expose to the build",
+    )
+    add(
+        "-o",
+        "--output",
+        dest="outputs",
+        action="append",
+        default=[],
+        metavar="type=TYPE,dest=PATH",
+        help="output destination (oci, docker, tar, local, image)",
+    )
+    add(
+        "--cache-from",
+        dest="cache_from",
+        action="append",
+        default=[],
+        metavar="type=local,src=DIR",
+        help="external cache sources",
+    )
+    add(
+        "--cache-to",
+        dest="cache_to",
+        action="append",
+        default=[],
+        metavar="type=local,dest=DIR",
+        help="cache export destinations",
+    )
+    add(
+        "--no-cache",
+        action="store_true",
+        help="do not use the cache when building the image",
+    )
+    add(
+        "--no-cache-filter",
+        dest="no_cache_filter",
+        action="append",
+        default=[],
+        metavar="STAGE",
+        help="do not cache the given stages",
+    )
+    add(
+        "--progress",
+        default=None,
+        help="progress output: auto, plain, tty, rawjson, quiet (default: auto, or $BUILDKIT_PROGRESS)",
+    )
+    add(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only the image id when the build is done",
+    )
+    add(
+        "--build-context",
+        dest="build_contexts",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="additional build contexts (a folder, docker-image://REF, oci-layout://PATH)",
+    )
+    add(
+        "--label",
+        dest="labels",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set metadata for the image",
+    )
+    add(
+        "--platform",
+        default="",
+        help="target platform (only the host platform is supported)",
+    )
+    add(
+        "--allow",
+        dest="allow",
+        action="append",
+        default=[],
+        metavar="ENTITLEMENT",
+        help="allow extra privileges: network.host, security.insecure, secret-in-layer",
+    )
+    add(
+        "--network",
+        default="default",
+        help="networking mode for RUN instructions: default, none, host",
+    )
+    add(
+        "--add-host",
+        dest="add_hosts",
+        action="append",
+        default=[],
+        metavar="HOST:IP",
+        help="add a custom host-to-IP mapping",
+    )
+    add("--push", action="store_true", help="shorthand for --output=type=registry")
+    add(
+        "--load",
+        action="store_true",
+        help="shorthand for --output=type=docker (needs dest=: there is no daemon to load into)",
+    )
+    add(
+        "--pull",
+        action="store_true",
+        help="always look up the newest base images (minikit always does)",
+    )
+    add("--iidfile", default=None, help="write the image id to the file")
+    add(
+        "--metadata-file",
+        dest="metadata_file",
+        default=None,
+        help="write build result metadata to the file",
+    )
+    add("--check", action="store_true", help="run the build checks only; do not build")
+    add("--call", default="build", help="build or check (check is the same as --check)")
+    add(
+        "-j",
+        "--jobs",
+        type=int,
+        default=0,
+        help="steps to run at once (default: the number of CPUs)",
+    )
+    add(
+        "--explain-cache",
+        dest="explain_cache",
+        action="store_true",
+        help="print why each step missed the cache",
+    )
+
+
+def request_from_args(args: argparse.Namespace, cwd: Path) -> Any:
+    """Turn parsed flags into a BuildRequest."""
+    from minikit.cli.flags import (
+        parse_build_arg,
+        parse_build_context,
+        parse_cache,
+        parse_label,
+        parse_output,
+        parse_ssh,
+    )
+    from minikit.session.secrets import parse_secret_flag
+    from minikit.worker.request import BuildRequest, OutputSpec
+
+    build_args: dict[str, str] = {}
+    for text in args.build_args:
+        key, value = parse_build_arg(text)
+        if value is not None:
+            build_args[key] = value
+    outputs = [parse_output(text) for text in args.outputs]
+    if args.push:
+        outputs.append(OutputSpec("registry", {}))
+    if args.load:
+        raise UsageError(
+            "--load needs a Docker daemon, and minikit runs without one",
+            hint="write a tarball with -o type=docker,dest=FILE and run `docker load -i FILE` where Docker runs",
+        )
+    context_text = args.context
+    dockerfile_text = None
+    if context_text == "-":
+        dockerfile_text = sys.stdin.buffer.read()
+        context = cwd
+    else:
+        context = Path(context_text)
+        if not context.is_absolute():
+            context = cwd / context
+    dockerfile = None
+    if args.file == "-":
+        dockerfile_text = sys.stdin.buffer.read()
+    elif args.file:
+        dockerfile = Path(args.file)
+    named = dict(parse_build_context(text, cwd) for text in args.build_contexts)
+    entitlements = {
+        item.strip() for text in args.allow for item in text.split(",") if item.strip()
+    }
+    return BuildRequest(
+        context=context,
+        dockerfile=dockerfile,
+        dockerfile_text=dockerfile_text,
+        build_args=build_args,
+        target=args.target,
+        tags=list(args.tags),
+        labels=dict(parse_label(text) for text in args.labels),
+        outputs=outputs,
+        secrets=[parse_secret_flag(text) for text in args.secrets],
+        ssh=[parse_ssh(text) for text in args.ssh],
+        cache_from=[parse_cache(text) for text in args.cache_from],
+        cache_to=[parse_cache(text) for text in args.cache_to],
+        no_cache=args.no_cache,
+        no_cache_filter=[
+            item for text in args.no_cache_filter for item in text.split(",") if item
+        ],
+        named_contexts=named,
+        platform=args.platform,
+        entitlements=entitlements,
+        network=args.network,
+        extra_hosts=[_host_entry(text) for text in args.add_hosts],
+        jobs=args.jobs,
+        explain_cache=args.explain_cache,
+        check_only=args.check or args.call == "check",
+        root=Path(args.root) if args.root else None,
+        config_path=Path(args.config) if args.config else None,
+        cwd=cwd,
+    )
+
+
+def _host_entry(text: str) -> str:
+    host, sep, address = text.partition(":")
+    if not sep or not host or not address:
+        raise UsageError(
+            f"invalid --add-host {text!r}", hint="write --add-host NAME:IP"
+        )
+    return f"{host}={address}"
+
+
+def progress_mode(args: argparse.Namespace) -> str:
+    """Return the progress mode from ``--progress``, ``-q`` or ``BUILDKIT_PROGRESS``."""
+    from minikit.cli.progress import MODES
+
+    if args.quiet:
+        return "quiet"
+    mode = args.progress or os.environ.get("BUILDKIT_PROGRESS") or "auto"
+    if mode not in MODES:
+        raise UsageError(
+            f"invalid --progress {mode!r}",
+            hint="use auto, plain, tty, rawjson or quiet",
+        )
+    return mode
+
+
+def run_build_command(args: argparse.Namespace) -> int:
+    """Run ``minikit build`` and return the exit status."""
+    from minikit.cli.errors import render_error
+    from minikit.cli.progress import make_progress, print_warnings_summary
+
+    from minikit.worker import default_root
+
+    request = request_from_args(args, Path.cwd())
+    mode = progress_mode(args)
+    # Decided before entering the user namespace, where everyone is uid 0.
+    request.root = request.root or default_root()
+    namespace = _enter_namespace(request)
+    renderer = make_progress(mode)
+    from minikit.worker import Worker
+
+    worker = Worker(request, renderer, namespace)
+    try:
+        if not request.check_only:
+            worker.start_executor()
+        result = worker.build()
+    except MinikitError as error:
+        worker.close()
+        print_warnings_summary(renderer, sys.stderr)
+        render_error(error, sys.stderr, renderer)
+        if args.debug:
+            raise
+        return error.exit_code
+    except KeyboardInterrupt:
+        worker.close()
+        sys.stderr.write("ERROR: build interrupted\n")
+        return 130
+    worker.close()
+    print_warnings_summary(renderer, sys.stderr)
+    _report_result(args, request, result, mode)
+    return 0
+
+
+def _enter_namespace(request: Any) -> Any:
+    if request.check_only:
+        return None
+    from minikit.executor import enter_build_namespace
+
+    return enter_build_namespace()
+
+
+def _report_result(
+    args: argparse.Namespace, request: Any, result: Any, mode: str
+) -> None:
+    if request.check_only:
+        count = len(result.warnings)
+        if count:
+            sys.stderr.write(
+                f"Check complete, {count} warning{'s' if count != 1 else ''} found\n"
+            )
+        else:
+            sys.stderr.write("Check complete, no warnings found.\n")
+        return
+    for name, reasons in result.explanations:
+        sys.stderr.write(f"cache miss: {name}\n")
+        for reason in reasons:
+            sys.stderr.write(f"  - {reason}\n")
+    if args.iidfile:
+        Path(args.iidfile).write_text(result.config_digest)
+    if args.metadata_file:
+        data = {
+            "containerimage.digest": result.manifest_digest,
+            "containerimage.config.digest": result.config_digest,
+        }
+        Path(args.metadata_file).write_text(json.dumps(data, indent=2) + "\n")
+    if mode == "quiet":
+        sys.stdout.write(result.config_digest + "\n")
+    elif result.manifest_digest:
+        sys.stderr.write(f"image digest: {result.manifest_digest}\n")

@@ -1,0 +1,253 @@
+"""Git sources: pin the commit first (it is the cache key), then fetch shallowly.
+
+Git runs on the host side of the build with an environment minikit controls:
+no system or global config, no credential helpers, terminal prompts off,
+``file://`` submodules refused, and HTTP credentials passed through
+``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` as an
+``http.<remote>.extraheader`` scoped to the remote URL. They never appear in
+argv, where any user on the host could read them in ``/proc``; submodules on
+other URLs, and redirects, never receive them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from minikit.errors import GitError, SSHError
+from minikit.source.gitauth import auth_header_for
+from minikit.source.gitref import GitRef
+from minikit.util.redact import redact_url
+
+log = logging.getLogger(__name__)
+
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# Seconds one git command may take.
+GIT_TIMEOUT = 600
+
+
+def scrub_git_environment() -> None:
+    """Drop ``GIT_*`` variables from this process's environment.
+
+    GitPython passes the process environment on to every git command, and
+    variables such as ``GIT_DIR`` or ``GIT_CONFIG_PARAMETERS`` from the
+    caller's shell would change what git does. Call before threads start.
+    """
+    for name in list(os.environ):
+        if name.startswith("GIT_"):
+            del os.environ[name]
+
+
+@dataclass(frozen=True)
+class PinnedGit:
+    """A Git source with its commit resolved."""
+
+    ref: GitRef
+    commit: str
+
+
+class GitSource:
+    """Resolves and fetches Git sources with the build's secrets and SSH agents."""
+
+    def __init__(self, secrets: Any, ssh: Any, scratch: Path) -> None:
+        self.secrets = secrets
+        self.ssh = ssh
+        self.scratch = scratch
+        self._pinned: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def pin(self, ref: GitRef) -> PinnedGit:
+        """Return the commit ``ref`` names on its remote (resolved once per build)."""
+        key = (ref.remote, ref.ref)
+        with self._lock:
+            commit = self._pinned.get(key)
+        if commit is None:
+            commit = self._resolve(ref)
+            with self._lock:
+                self._pinned[key] = commit
+        if ref.checksum and not commit.startswith(ref.checksum.lower()):
+            raise GitError(
+                f"expected checksum to match {ref.checksum}, got {commit} for {redact_url(ref.remote)}",
+                hint="update the --checksum value (or ?checksum=) to the commit you expect",
+            )
+        return PinnedGit(ref, commit)
+
+    def fetch(self, pinned: PinnedGit, dest: Path, keep_git_dir: bool) -> None:
+        """Check ``pinned`` out into the empty folder ``dest``."""
+        ref = pinned.ref
+        work = Path(tempfile.mkdtemp(prefix="git-", dir=self.scratch))
+        try:
+            with self._environment(ref) as env:
+                checkout = work / "checkout"
+                self._run(["init", "-q", str(checkout)], env, ref)
+                self._run(["-C", str(checkout), "remote", "add", "origin", ref.remote], env, ref)
+                self._fetch_commit(checkout, pinned, env)
+                self._run(["-C", str(checkout), "checkout", "-q", "--detach", pinned.commit], env, ref)
+                if ref.submodules:
+                    self._submodules(checkout, env, ref)
+            self._place(checkout, dest, ref, keep_git_dir)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    # -- resolving ---------------------------------------------------------
+
+    def _resolve(self, ref: GitRef) -> str:
+        wanted = ref.ref
+        if _FULL_SHA.fullmatch(wanted.lower()):
+            return wanted.lower()
+        with self._environment(ref) as env:
+            if not wanted:
+                output = self._run(["ls-remote", "--symref", ref.remote, "HEAD"], env, ref)
+                for line in output.splitlines():
+                    sha, _, name = line.partition("\t")
+                    if name == "HEAD" and _FULL_SHA.fullmatch(sha):
+                        return sha
+                raise GitError(f"repository {redact_url(ref.remote)} has no default branch (HEAD)")
+            output = self._run(["ls-remote", ref.remote, wanted, f"{wanted}^{{}}"], env, ref)
+        refs = {}
+        for line in output.splitlines():
+            sha, _, name = line.partition("\t")
+            refs[name] = sha
+        for name in (f"{wanted}^{{}}", wanted, f"refs/heads/{wanted}", f"refs/tags/{wanted}^{{}}", f"refs/tags/{wanted}"):
+            if name in refs:
+                return refs[name]
+        raise GitError(
+            f"repository {redact_url(ref.remote)} does not contain ref {wanted}",
+            hint="check the branch, tag or full commit SHA after # (a short SHA cannot be fetched)",
+        )
+
+    # -- fetching ------------------------------------------------------------
+
+    def _fetch_commit(self, checkout: Path, pinned: PinnedGit, env: dict[str, str]) -> None:
+        ref = pinned.ref
+        base = ["-C", str(checkout), "fetch", "-q", "--depth=1", "--no-tags", "origin"]
+        try:
+            self._run([*base, pinned.commit], env, ref)
+        except GitError:
+            if not ref.ref or _FULL_SHA.fullmatch(ref.ref.lower()):
+                raise
+            # Some servers refuse fetching by commit; fetch the ref and check it.
+            self._run([*base, ref.ref], env, ref)
+
+    def _submodules(self, checkout: Path, env: dict[str, str], ref: GitRef) -> None:
+        if not (checkout / ".gitmodules").exists():
+            return
+        try:
+            self._run(["-C", str(checkout), "submodule", "update", "--init", "--recursive", "--depth=1"], env, ref)
+        except GitError as exc:
+            raise GitError(
+                f"failed to update submodules for {redact_url(ref.remote)}: {exc.message}",
+                hint="credentials apply to the main remote only; make the submodules public, or add "
+                "?submodules=false to skip them",
+            ) from None
+
+    def _place(self, checkout: Path, dest: Path, ref: GitRef, keep_git_dir: bool) -> None:
+        source = checkout
+        if ref.subdir:
+            source = (checkout / ref.subdir).resolve()
+            if not str(source).startswith(str(checkout.resolve()) + os.sep) or not source.is_dir() or (checkout / ref.subdir).is_symlink():
+                raise GitError(f"subdir {ref.subdir!r} is not a folder in {redact_url(ref.remote)}")
+            keep_git_dir = False
+        if not keep_git_dir:
+            shutil.rmtree(checkout / ".git", ignore_errors=True)
+        for entry in sorted(os.listdir(source)):
+            os.rename(source / entry, dest / entry)
+        os.chmod(dest, 0o755)
+
+    # -- running git -----------------------------------------------------------
+
+    def _environment(self, ref: GitRef) -> "_GitEnvironment":
+        return _GitEnvironment(self, ref)
+
+    def _run(self, args: list[str], env: dict[str, str], ref: GitRef) -> str:
+        import git
+
+        command = git.cmd.Git()
+        try:
+            return command.execute(
+                ["git", *args], env=env, with_extended_output=False, kill_after_timeout=GIT_TIMEOUT,
+                stdout_as_string=True,
+            )
+        except git.exc.GitCommandError as exc:
+            raise _git_error(exc, ref) from None
+        except git.exc.GitCommandNotFound:
+            raise GitError("git is not installed", hint="install the git package") from None
+
+
+class _GitEnvironment:
+    """The environment one Git operation runs with, and the SSH socket it may need."""
+
+    def __init__(self, source: GitSource, ref: GitRef) -> None:
+        self.source = source
+        self.ref = ref
+        self._stack = ExitStack()
+
+    def __enter__(self) -> dict[str, str]:
+        home = Path(tempfile.mkdtemp(prefix="git-home-", dir=self.source.scratch))
+        self._stack.callback(shutil.rmtree, home, True)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_ASKPASS": "",
+            "SSH_ASKPASS": "",
+            "LC_ALL": "C",
+        }
+        settings = [("credential.helper", ""), ("protocol.file.allow", "never"), ("core.askPass", "")]
+        if self.ref.scheme in ("http", "https"):
+            header = auth_header_for(self.source.secrets, self.ref.host)
+            if header is not None:
+                settings.append((f"http.{self.ref.remote}.extraheader", f"Authorization: {header.value}"))
+                settings.append(("http.followRedirects", "false"))
+        if self.ref.is_ssh:
+            env.update(self._ssh_env())
+        env["GIT_CONFIG_COUNT"] = str(len(settings))
+        for index, (key, value) in enumerate(settings):
+            env[f"GIT_CONFIG_KEY_{index}"] = key
+            env[f"GIT_CONFIG_VALUE_{index}"] = value
+        return env
+
+    def _ssh_env(self) -> dict[str, str]:
+        forwarder = self.source.ssh
+        if forwarder is None or not forwarder.has("default"):
+            raise SSHError(
+                'no SSH key "default" forwarded from the client',
+                hint=f"fetching {redact_url(self.ref.remote)} over SSH needs --ssh default",
+            )
+        socket_path = self._stack.enter_context(forwarder.socket("default", os.getuid(), os.getgid(), 0o600))
+        command = "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes"
+        return {"SSH_AUTH_SOCK": str(socket_path), "GIT_SSH_COMMAND": command}
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+
+def _git_error(exc: Any, ref: GitRef) -> GitError:
+    stderr = str(getattr(exc, "stderr", "") or "")
+    remote = redact_url(ref.remote)
+    lowered = stderr.lower()
+    refused = any(
+        text in lowered
+        for text in ("authentication failed", "could not read username", "terminal prompts disabled",
+                     "403", "401", "http basic: access denied")
+    )
+    if refused:
+        return GitError(
+            f"failed to fetch {remote}: authentication was refused",
+            hint="pass a token with --secret id=GIT_AUTH_TOKEN,env=VARIABLE "
+            f"(or GIT_AUTH_TOKEN.{ref.host} for this host alone)",
+        )
+    lines = [line.strip() for line in stderr.splitlines() if line.strip() and "stderr:" not in line]
+    detail = lines[-1].strip("' ") if lines else f"git exited with status {getattr(exc, 'status', '?')}"
+    return GitError(f"failed to fetch {remote}: {detail}", hint="check the repository URL and that the server is reachable")
+

@@ -1,0 +1,117 @@
+"""The composition root: the one place that knows every concrete part.
+
+``Worker`` turns a ``BuildRequest`` into a result: it opens the store under
+``--root``, starts the executor, reads and converts the Dockerfile, solves
+the graph and runs the exporters. Lower packages only see Protocols and the
+values passed to them here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from minikit.cache.store import Store
+from minikit.errors import MinikitError
+from minikit.oci.reference import Reference
+from minikit.oci.spec import Platform
+from minikit.progress import Notice, ProgressWriter, VertexCompleted, VertexStarted
+from minikit.progress import Warning as ProgressWarning
+from minikit.worker.request import BuildRequest, BuildResult
+
+log = logging.getLogger(__name__)
+
+
+def default_root() -> Path:
+    """Return the default ``--root``: ``/var/lib/minikit`` for root, else under XDG_DATA_HOME."""
+    if os.geteuid() == 0 and not os.environ.get("XDG_DATA_HOME"):
+        return Path("/var/lib/minikit")
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
+    return Path(data_home) / "minikit"
+
+
+@contextmanager
+def internal_step(progress: ProgressWriter, name: str) -> Iterator[str]:
+    """Report a step that is not a graph vertex, such as loading metadata."""
+    vertex = "internal:" + name
+    started = time.time()
+    progress.emit(VertexStarted(vertex, name, started))
+    try:
+        yield vertex
+    except MinikitError as exc:
+        progress.emit(VertexCompleted(vertex, name, started, error=str(exc)))
+        raise
+    progress.emit(VertexCompleted(vertex, name, started))
+
+
+class MetadataResolver:
+    """Resolves image configs for the frontend, reporting each as ``load metadata``."""
+
+    def __init__(self, puller: Any, progress: ProgressWriter) -> None:
+        self.puller = puller
+        self.progress = progress
+        self._seen: dict[tuple[str, str], Any] = {}
+
+    def resolve(self, reference: Reference, platform: Platform) -> Any:
+        """Resolve ``reference`` once per build and return its pinned reference and config."""
+        key = (str(reference), str(platform))
+        if key in self._seen:
+            return self._seen[key]
+        with internal_step(self.progress, f"[internal] load metadata for {reference}"):
+            resolved = self.puller.resolve(reference, platform)
+        self._seen[key] = resolved
+        return resolved
+
+
+class Worker:
+    """Runs builds against one store; create one per process."""
+
+    def __init__(
+        self, request: BuildRequest, progress: ProgressWriter, namespace: Any = None
+    ) -> None:
+        self.request = request
+        self.progress = progress
+        self.namespace = namespace
+        self.root = request.root or default_root()
+        self.executor: Any = None
+        self.store: Store | None = None
+        self.cleanups: list[Callable[[], None]] = []
+
+    def start_executor(self) -> None:
+        """Start the executor's namespace helper; must run before any thread exists."""
+        from minikit.executor import Executor
+
+        if self.namespace is not None:
+            self.executor = Executor.start(self.namespace)
+
+    def close(self) -> None:
+        """Stop what the build started: SSH agents, the executor helper, the store."""
+        while self.cleanups:
+            self.cleanups.pop()()
+        if self.executor is not None:
+            self.executor.close()
+            self.executor = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def build(self) -> BuildResult:
+        """Run the whole build and return its result."""
+        from minikit.worker.pipeline import run_build
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.root)
+        self.store.sweep()
+        for warning in getattr(self.namespace, "warnings", ()) or ():
+            self.progress.emit(ProgressWarning(warning))
+        return run_build(self, self.request)
+
+    def notice(self, message: str) -> None:
+        """Tell the user something about the build itself."""
+        self.progress.emit(Notice(message))

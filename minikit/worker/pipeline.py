@@ -1,0 +1,207 @@
+"""One build from start to end: read, convert, solve, export."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from minikit.errors import DockerfileError
+from minikit.llb import marshal
+from minikit.oci.spec import Platform
+from minikit.progress import Warning as ProgressWarning
+from minikit.worker.build import MetadataResolver, internal_step
+from minikit.worker.context import check_context, read_dockerfile
+from minikit.worker.request import BuildRequest, BuildResult
+
+if TYPE_CHECKING:
+    from minikit.worker.build import Worker
+
+log = logging.getLogger(__name__)
+
+
+def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
+    """Build ``request`` with the worker's store, executor and progress."""
+    from minikit.frontend.convert import ConvertOptions, Converter
+
+    progress = worker.progress
+    context = check_context(request.context)
+    source = read_dockerfile(
+        context, request.dockerfile, request.dockerfile_text, request.cwd
+    )
+    parsed, linter = _parse(worker, source)
+    services = _services(worker, request, context, source)
+    platform = Platform.parse(request.platform) if request.platform else Platform.host()
+    options = ConvertOptions(
+        resolver=MetadataResolver(services.images, progress),
+        filename=source.name,
+        build_args=dict(request.build_args),
+        target=request.target,
+        platform=platform,
+        labels=dict(request.labels),
+        named_contexts=dict(request.named_contexts),
+        no_cache=request.no_cache,
+        no_cache_filter=frozenset(name.lower() for name in request.no_cache_filter),
+        entitlements=frozenset(request.entitlements),
+        extra_hosts=tuple(request.extra_hosts),
+        network=request.network,
+        check_only=request.check_only,
+    )
+    converted = Converter(parsed, options, linter).convert()
+    warnings = _report_warnings(worker, converted.warnings)
+    if request.check_only:
+        return BuildResult(warnings=warnings)
+    if linter.error_on_warnings and converted.warnings:
+        raise DockerfileError(
+            f"lint violation found for rules: {', '.join(sorted({w.rule for w in converted.warnings}))}",
+            hint="fix the warnings above, or drop error=true from the # check= directive",
+        )
+    result = _solve(worker, request, services, converted, source.name)
+    from minikit.worker.export import export_all
+
+    digests = export_all(worker, request, services, converted, result)
+    return BuildResult(
+        manifest_digest=digests[0],
+        config_digest=digests[1],
+        warnings=warnings,
+        explanations=[
+            (report.name, report.explanation)
+            for report in result.reports
+            if report.explanation
+        ],
+    )
+
+
+def _parse(worker: "Worker", source: Any) -> tuple[Any, Any]:
+    from minikit.frontend.linter import Linter
+    from minikit.frontend.parser import parse
+
+    with internal_step(
+        worker.progress, f"[internal] load build definition from {source.name}"
+    ):
+        parsed = parse(source.data, source.name)
+    check = parsed.directives.get("check")
+    override = worker.request.build_args.get("BUILDKIT_DOCKERFILE_CHECK")
+    linter = Linter(check[0] if check else None, source.name, override)
+    syntax = parsed.directives.get("syntax")
+    if syntax and not _is_dockerfile_frontend(syntax[0]):
+        worker.progress.emit(
+            ProgressWarning(
+                f"# syntax={syntax[0]} names a frontend minikit cannot run; "
+                "building with minikit's own Dockerfile frontend",
+                filename=source.name,
+                line=syntax[1],
+            )
+        )
+    return parsed, linter
+
+
+def _is_dockerfile_frontend(name: str) -> bool:
+    base = name.split("@", 1)[0]
+    repository = base.rsplit(":", 1)[0] if ":" in base.rsplit("/", 1)[-1] else base
+    return repository in (
+        "docker/dockerfile",
+        "docker.io/docker/dockerfile",
+        "dockerfile.v0",
+    ) or (
+        repository.endswith("/docker/dockerfile")
+        or repository == "docker/dockerfile-upstream"
+    )
+
+
+def _services(
+    worker: "Worker", request: BuildRequest, context: Path, source: Any
+) -> Any:
+    from minikit.frontend.dockerignore import PatternMatcher, read_ignore_patterns
+    from minikit.ops import OpServices
+    from minikit.registry import RegistryClient, load_config
+    from minikit.session import SecretStore, Session
+    from minikit.snapshot import apply_layer_tar, detect_snapshotter
+    from minikit.source.git import GitSource, scrub_git_environment
+    from minikit.source.http import HTTPSource
+    from minikit.source.image import ImagePuller
+
+    scrub_git_environment()
+
+    store = worker.store
+    assert store is not None
+    config = load_config(request.config_path)
+    registry = RegistryClient(config)
+    puller = ImagePuller(store, registry, apply_layer_tar)
+    session = Session(secrets=SecretStore.load(request.secrets, request.cwd))
+    session.local_dirs["context"] = context
+    session.ssh = _ssh(request)
+    for name, named in request.named_contexts.items():
+        if named.kind == "local":
+            session.local_dirs[name] = Path(named.value)
+    with internal_step(worker.progress, "[internal] load .dockerignore"):
+        patterns = read_ignore_patterns(context, source.path)
+    snapshotter, notice = detect_snapshotter(store.tmp_dir)
+    worker.notice(notice)
+    rootless = bool(getattr(worker.namespace, "rootless", False))
+    services = OpServices(
+        store=store,
+        snapshotter=snapshotter,
+        executor=worker.executor,
+        images=puller,
+        session=session,
+        platform=Platform.host(),
+        rootless=rootless,
+    )
+    if patterns:
+        services.filters["context"] = PatternMatcher(patterns)
+    services.git = GitSource(session.secrets, session.ssh, store.tmp_dir)
+    services.http = HTTPSource(session.secrets, store.tmp_dir)
+    worker.cleanups.append(lambda: session.ssh.close() if session.ssh is not None else None)
+    return services
+
+
+def _ssh(request: BuildRequest) -> Any:
+    if not request.ssh:
+        return None
+    from minikit.session.ssh import SSHForwarder
+
+    return SSHForwarder.from_specs(request.ssh)
+
+
+def _report_warnings(worker: "Worker", warnings: list[Any]) -> list[str]:
+    texts = []
+    for warning in warnings:
+        worker.progress.emit(
+            ProgressWarning(
+                warning.message,
+                rule=warning.rule,
+                detail=getattr(warning, "description", ""),
+                url=getattr(warning, "url", ""),
+                filename=worker.request.dockerfile.name
+                if worker.request.dockerfile
+                else "Dockerfile",
+                line=warning.line,
+            )
+        )
+        texts.append(f"{warning.rule}: {warning.message}")
+    return texts
+
+
+def _solve(
+    worker: "Worker",
+    request: BuildRequest,
+    services: Any,
+    converted: Any,
+    filename: str,
+) -> Any:
+    from minikit.ops import Resolver
+    from minikit.solver.solver import Solver
+
+    definition = marshal(converted.output)
+    jobs = request.jobs or os.cpu_count() or 1
+    solver = Solver(
+        worker.store,
+        Resolver(services),
+        worker.progress,
+        jobs=jobs,
+        explain=request.explain_cache,
+        location_lines={filename: converted.lines},
+    )
+    return solver.solve(definition)
