@@ -12,6 +12,7 @@ from minikit.errors import MinikitError
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for every subcommand."""
+    from minikit.cli.bake import add_bake_parser
     from minikit.cli.build import add_build_parser
     from minikit.cli.debug import add_debug_parser
     from minikit.cli.store import add_store_parsers
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     subparsers.add_parser = add_parser  # type: ignore[method-assign]
     add_build_parser(subparsers)
+    add_bake_parser(subparsers)
     add_debug_parser(subparsers)
     add_store_parsers(subparsers)
     return parser

@@ -101,15 +101,22 @@ class Worker:
             self.store.close()
             self.store = None
 
-    def build(self) -> BuildResult:
-        """Run the whole build and return its result."""
+    def build(self, request: BuildRequest | None = None) -> BuildResult:
+        """Run one whole build (``request``, or the worker's own) and return its result.
+
+        Several builds may run one after another on the same worker; they
+        share the store and the executor.
+        """
         from minikit.worker.pipeline import run_build
 
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.root)
-        self.store.sweep()
-        for warning in getattr(self.namespace, "warnings", ()) or ():
-            self.progress.emit(ProgressWarning(warning))
+        if request is not None:
+            self.request = request
+        if self.store is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.store = Store(self.root)
+            self.store.sweep()
+            for warning in getattr(self.namespace, "warnings", ()) or ():
+                self.progress.emit(ProgressWarning(warning))
         return run_build(self, self.request)
 
     def notice(self, message: str) -> None:

@@ -1,0 +1,1 @@
+"""Bake files: HCL or JSON target definitions turned into build requests."""
