@@ -60,7 +60,7 @@ def _parser_instance() -> Any:
         if _parser is None:
             from lark import Lark
 
-            from minikit.frontend.parser.grammar import grammar_dir
+            from minikit.util.resources import grammar_dir
 
             _parser = Lark.open(str(grammar_dir() / "bake.lark"), parser="lalr", propagate_positions=True)
         return _parser
