@@ -31,10 +31,10 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from minikit.errors import CacheError
 from minikit.util.digest import hex_of
@@ -90,6 +90,19 @@ CREATE TABLE IF NOT EXISTS mounts (
     last_used REAL NOT NULL
 );
 """
+
+
+_PUT_RECORD = (
+    "INSERT INTO records(cache_key, chain, description, created, last_used) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(cache_key) DO UPDATE SET "
+    "chain = excluded.chain, description = excluded.description, "
+    "last_used = excluded.last_used"
+)
+_PUT_EXPLAIN = (
+    "INSERT INTO explain(step, cache_key, components, updated) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT(step) DO UPDATE SET cache_key = excluded.cache_key, "
+    "components = excluded.components, updated = excluded.updated"
+)
 
 
 @dataclass(frozen=True)
@@ -286,13 +299,15 @@ class Store:
 
     def lease_chain(self, chain: tuple[str, ...]) -> None:
         """Mark every layer of ``chain`` as in use by this process."""
-        now = time.time()
         with self.transaction() as db:
-            for layer_id in chain:
-                db.execute(
-                    "UPDATE layers SET last_used = ? WHERE id = ?", (now, layer_id)
-                )
-                self._lease(db, layer_id)
+            self._touch_chain(db, chain, time.time())
+
+    def _touch_chain(
+        self, db: sqlite3.Connection, chain: tuple[str, ...], now: float
+    ) -> None:
+        for layer_id in chain:
+            db.execute("UPDATE layers SET last_used = ? WHERE id = ?", (now, layer_id))
+            self._lease(db, layer_id)
 
     # -- blobs ----------------------------------------------------------------
 
@@ -338,12 +353,22 @@ class Store:
         if not all(self.layer_path(layer_id).is_dir() for layer_id in chain):
             log.warning("cache record %s names a missing layer; ignoring it", cache_key)
             return None
+        now = time.time()
         with self.transaction() as db:
             db.execute(
-                "UPDATE records SET last_used = ? WHERE cache_key = ?",
-                (time.time(), cache_key),
+                "UPDATE records SET last_used = ? WHERE cache_key = ?", (now, cache_key)
             )
-        self.lease_chain(chain)
+            self._touch_chain(db, chain, now)
+        return chain
+
+    def peek_record(self, cache_key: str) -> tuple[str, ...] | None:
+        """Return the chain of ``cache_key`` like ``get_record``, writing nothing."""
+        rows = self.query("SELECT chain FROM records WHERE cache_key = ?", (cache_key,))
+        if not rows:
+            return None
+        chain = tuple(json.loads(rows[0][0]))
+        if not all(self.layer_path(layer_id).is_dir() for layer_id in chain):
+            return None
         return chain
 
     def put_record(
@@ -353,13 +378,73 @@ class Store:
         now = time.time()
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO records(cache_key, chain, description, created, last_used) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(cache_key) DO UPDATE SET chain = excluded.chain, "
-                "description = excluded.description, last_used = excluded.last_used",
-                (cache_key, json.dumps(list(chain)), description, now, now),
+                _PUT_RECORD, (cache_key, json.dumps(list(chain)), description, now, now)
             )
 
+    def put_result(
+        self,
+        cache_key: str,
+        chain: tuple[str, ...] | None,
+        description: str = "",
+        explain: tuple[str, str, dict] | None = None,
+    ) -> None:
+        """Store a step's result and what its key was made of, in one transaction.
+
+        ``chain`` None means the result is not a snapshot (no record);
+        ``explain`` is (step, slot, components) as ``put_explains`` takes.
+        """
+        now = time.time()
+        with self.transaction() as db:
+            if chain is not None:
+                db.execute(
+                    _PUT_RECORD,
+                    (cache_key, json.dumps(list(chain)), description, now, now),
+                )
+            if explain is not None:
+                step, slot, components = explain
+                text = json.dumps(components, sort_keys=True)
+                for name in (step, slot):
+                    if name:
+                        db.execute(_PUT_EXPLAIN, (name, cache_key, text, now))
+
     # -- explain records ------------------------------------------------------
+
+    def put_explains(self, items: list[tuple[str, str, str, dict]]) -> None:
+        """Remember (step, slot, cache key, components) of steps that hit the cache.
+
+        Rows whose key did not change are left alone, so a fully cached build
+        writes nothing.
+        """
+        names = [
+            name for step, slot, _key, _c in items for name in (step, slot) if name
+        ]
+        if not names:
+            return
+        known: dict[str, str] = {}
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                self.query(
+                    f"SELECT step, cache_key FROM explain WHERE step IN ({marks})",
+                    tuple(chunk),
+                )
+            )
+        changed = [
+            (name, key, components)
+            for step, slot, key, components in items
+            for name in (step, slot)
+            if name and known.get(name) != key
+        ]
+        if not changed:
+            return
+        now = time.time()
+        with self.transaction() as db:
+            for name, key, components in changed:
+                db.execute(
+                    _PUT_EXPLAIN,
+                    (name, key, json.dumps(components, sort_keys=True), now),
+                )
 
     def get_explain(self, step: str) -> tuple[str, dict] | None:
         """Return (cache key, components) of the last build of ``step``."""
@@ -372,13 +457,9 @@ class Store:
 
     def put_explain(self, step: str, cache_key: str, components: dict) -> None:
         """Remember what the key of ``step`` was made of in this build."""
+        text = json.dumps(components, sort_keys=True)
         with self.transaction() as db:
-            db.execute(
-                "INSERT INTO explain(step, cache_key, components, updated) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(step) DO UPDATE SET cache_key = excluded.cache_key, "
-                "components = excluded.components, updated = excluded.updated",
-                (step, cache_key, json.dumps(components, sort_keys=True), time.time()),
-            )
+            db.execute(_PUT_EXPLAIN, (step, cache_key, text, time.time()))
 
     # -- cache mounts ---------------------------------------------------------
 
@@ -407,7 +488,9 @@ class Store:
         removed = 0
         for entry in list(self.tmp_dir.iterdir()):
             pid_text = entry.name.split("-", 1)[0]
-            if pid_text.isdigit() and _pid_alive(int(pid_text)):
+            # Entries without a pid (the snapshotter's mount points) are shared
+            # by every build and are never debris.
+            if not pid_text.isdigit() or _pid_alive(int(pid_text)):
                 continue
             remove_tree(entry)
             removed += 1
@@ -432,13 +515,18 @@ class Store:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Tell whether process ``pid`` still runs; a zombie (killed, not reaped) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return True
-    return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def remove_tree(path: Path) -> None:

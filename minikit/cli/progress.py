@@ -1,4 +1,11 @@
-"""Progress renderers: ``plain`` (BuildKit's format), ``rawjson``, ``quiet``, ``tty``."""
+"""Progress renderers: ``plain`` (BuildKit's format), ``rawjson``, ``quiet``, ``tty``.
+
+``rawjson`` writes one JSON object per event, with ``type`` naming it:
+``VertexStarted``, ``VertexCached``, ``VertexCompleted`` (with ``error`` and
+``cancelled``), ``VertexLog``, ``VertexStatus`` (transfers: ``current`` and
+``total`` bytes), ``VertexError`` (after the completion of a failed step),
+``Warning`` and ``Notice``.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ class PlainProgress:
         self._started: dict[str, float] = {}
         self._names: dict[str, str] = {}
         self._partial: dict[tuple[str, int], str] = {}
+        self._shown: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
         self._last: str | None = None
         self.warnings: list[Warning] = []
@@ -66,8 +74,7 @@ class PlainProgress:
         elif isinstance(event, VertexLog):
             self._log(event)
         elif isinstance(event, VertexStatus):
-            if event.completed:
-                self._write(event.vertex, f"{event.id} {_size(event.current)} done")
+            self._status(event)
         elif isinstance(event, VertexCompleted):
             self._complete(event)
         elif isinstance(event, Warning):
@@ -77,6 +84,19 @@ class PlainProgress:
         elif isinstance(event, Notice):
             self._last = None
             self.stream.write(f"\n{event.message}\n")
+
+    def _status(self, event: VertexStatus) -> None:
+        """Write a transfer's progress: every completion, else once a second."""
+        key = (event.vertex, event.id)
+        if not event.completed and event.time - self._shown.get(key, 0.0) < 1.0:
+            return
+        self._shown[key] = event.time
+        offset = event.time - self._started.get(event.vertex, event.time)
+        size = format_size(event.current)
+        if event.total:
+            size += f" / {format_size(event.total)}"
+        done = " done" if event.completed else ""
+        self._write(event.vertex, f"{event.id} {size} {offset:.1f}s{done}")
 
     def _log(self, event: VertexLog) -> None:
         key = (event.vertex, event.stream)
@@ -96,6 +116,9 @@ class PlainProgress:
                 self.logs.setdefault(event.vertex, []).append(rest)
                 self._write(event.vertex, f"{offset:.3f} {rest}")
         if event.cached:
+            return
+        if event.cancelled:
+            self._write(event.vertex, "CANCELED")
             return
         if event.error:
             self._write(event.vertex, f"ERROR: {event.error}")
@@ -125,8 +148,25 @@ class RawJSONProgress:
                 event.data.decode("utf-8", "replace").splitlines()
             )
         with self._lock:
-            self.stream.write(json.dumps(event_to_json(event), sort_keys=True) + "\n")
+            self._write(event_to_json(event))
+            if (
+                isinstance(event, VertexCompleted)
+                and event.error
+                and not event.cancelled
+            ):
+                self._write(
+                    {
+                        "type": "VertexError",
+                        "vertex": event.vertex,
+                        "name": event.name,
+                        "error": event.error,
+                        "time": event.time,
+                    }
+                )
             self.stream.flush()
+
+    def _write(self, body: dict) -> None:
+        self.stream.write(json.dumps(body, sort_keys=True) + "\n")
 
 
 class QuietProgress:
@@ -148,7 +188,8 @@ class QuietProgress:
                 )
 
 
-def _size(count: int) -> str:
+def format_size(count: int) -> str:
+    """Return a byte count as BuildKit's progress shows it (``1.09MB``)."""
     units = ["B", "kB", "MB", "GB"]
     value = float(count)
     for unit in units:
@@ -173,9 +214,12 @@ def make_progress(mode: str, stream: IO[str] | None = None) -> Any:
     if mode == "auto":
         mode = "tty" if stream.isatty() else "plain"
     if mode == "tty":
-        from minikit.cli.tty import TTYProgress
+        try:
+            from minikit.cli.tty import TTYProgress
 
-        return TTYProgress(stream)
+            return TTYProgress(stream)
+        except ImportError:
+            stream.write("rich is not installed; showing plain progress\n")
     if mode == "rawjson":
         return RawJSONProgress(stream)
     if mode in ("quiet", "none"):
@@ -184,7 +228,10 @@ def make_progress(mode: str, stream: IO[str] | None = None) -> Any:
 
 
 def print_warnings_summary(renderer: Any, stream: IO[str]) -> None:
-    """Repeat the lint warnings after a build, as BuildKit does."""
+    """Stop a live view, then repeat the lint warnings, as BuildKit does."""
+    close = getattr(renderer, "close", None)
+    if close is not None:
+        close()
     warnings = [w for w in getattr(renderer, "warnings", []) if w.rule]
     if not warnings or isinstance(renderer, (PlainProgress, RawJSONProgress)):
         return

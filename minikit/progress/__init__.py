@@ -38,7 +38,11 @@ class VertexCached:
 
 @dataclass(frozen=True)
 class VertexCompleted:
-    """A vertex finished; ``error`` is the message when it failed."""
+    """A vertex finished; ``error`` is the message when it failed.
+
+    ``cancelled`` marks a vertex stopped because another one failed or the
+    build was interrupted.
+    """
 
     vertex: str
     name: str
@@ -46,6 +50,7 @@ class VertexCompleted:
     time: float = field(default_factory=now)
     cached: bool = False
     error: str | None = None
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)

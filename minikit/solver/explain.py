@@ -8,7 +8,8 @@ Op implementations describe their key as a dict of components (see
 ``files``    path -> digest of the content a COPY selected
 ``base``     the pinned base image reference
 ``mounts``   a text per mount (ids, targets, never secret values)
-``inputs``   the keys and names of the input steps (added by the solver)
+``inputs``   the keys and names of the input steps, and the identifier of
+             input image sources (added by the solver)
 
 Anything else is compared as a whole and reported by its name.
 """
@@ -37,7 +38,7 @@ def explain_miss(
         return ("no earlier build of this step is recorded in this cache",)
     if same_key:
         return ("the earlier result of this step is no longer in the cache (pruned)",)
-    reasons: list[str] = []
+    reasons = _base_changes(previous.get("inputs") or [], current.get("inputs") or [])
     if previous.get("base") != current.get("base") and "base" in current:
         reasons.append(
             f"base image changed: {previous.get('base')} -> {current.get('base')}"
@@ -93,6 +94,16 @@ def _file_changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
     more = len(paths) - MAX_PATHS
     suffix = f" and {more} more" if more > 0 else ""
     return [f"files changed: {shown}{suffix}"]
+
+
+def _base_changes(before: list[dict], after: list[dict]) -> list[str]:
+    reasons = []
+    for index, item in enumerate(after):
+        old = before[index] if index < len(before) else {}
+        source, old_source = item.get("source"), old.get("source")
+        if source and old_source and source != old_source:
+            reasons.append(f"base image changed: {old_source} -> {source}")
+    return reasons
 
 
 def _input_changes(before: list[dict], after: list[dict]) -> list[str]:

@@ -6,9 +6,10 @@ A solve runs in three phases:
    its op's own part (``OpImpl.cache_base``), its inputs' keys, and content
    checksums of what it reads from local folders (``OpImpl.content_key``).
    Local sources are resolved here, because their result is only a path.
-2. Plan. From the head down, a vertex whose key has a record in the store
-   (and does not ignore the cache) is a hit, and nothing below it needs to
-   run; every other vertex on the way is a miss and will run.
+2. Plan. From the head down, a vertex is a hit when its key has a record in
+   the store or in a cache given with ``--cache-from``, unless it ignores
+   the cache. Nothing below a hit needs to run. Every other vertex on the
+   way is a miss and will run.
 3. Run. Misses run on a pool of ``jobs`` threads as soon as their inputs are
    ready. Identical vertices share one digest, so they run once. The first
    failure cancels the running siblings and stops scheduling; results that
@@ -17,11 +18,14 @@ A solve runs in three phases:
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import logging
+import os
 import threading
 import time
+from collections.abc import Iterable, Sequence
+from concurrent import futures
 from dataclasses import dataclass, field
+from typing import Any
 
 from minikit.cache.store import Store
 from minikit.errors import BuildInterrupted, MinikitError, SolveError, SourceLocation
@@ -34,12 +38,14 @@ from minikit.progress import (
 )
 from minikit.solver.explain import explain_miss
 from minikit.solver.types import (
+    CacheImporter,
     LocalResult,
     OpImpl,
     OpResolver,
     Result,
     RunContext,
     SnapshotResult,
+    SolvedVertex,
     VertexReport,
 )
 from minikit.util.digest import digest_of
@@ -48,6 +54,20 @@ log = logging.getLogger(__name__)
 
 # Seconds between checks for Ctrl-C while waiting on running vertices.
 _POLL_SECONDS = 0.2
+# The default bound on steps running at once never goes below this.
+MIN_DEFAULT_JOBS = 4
+
+
+def default_jobs() -> int:
+    """Return the default ``--jobs``: the number of CPUs, but at least 4.
+
+    Most RUN steps spend much of their time waiting (on the network, on
+    ``sleep``, on disk), and the kernel shares the CPUs between the ones
+    that compute. Bounding parallel steps by the CPU count alone would make
+    two independent stages that sleep wait for each other on a small
+    machine, where BuildKit, which has no bound, runs them together.
+    """
+    return max(MIN_DEFAULT_JOBS, os.cpu_count() or 1)
 
 
 @dataclass
@@ -56,11 +76,15 @@ class _Vertex:
     op: Op
     metadata: OpMetadata
     impl: OpImpl
-    inputs: list["_Vertex"]
+    inputs: list[_Vertex]
     key: str = ""
     result: Result | None = None
     components: dict = field(default_factory=dict)
     explanation: tuple[str, ...] = ()
+    # Where ``--explain-cache`` files this vertex: by its step, and by its
+    # position in its stage (to compare against when the step text changed).
+    step: str = ""
+    slot: str = ""
 
     @property
     def name(self) -> str:
@@ -69,11 +93,13 @@ class _Vertex:
 
 @dataclass(frozen=True)
 class SolveResult:
-    """The head's result and a report per vertex."""
+    """The head's result, a report per vertex, and the keys for cache export."""
 
     result: Result
     reports: tuple[VertexReport, ...]
     cache_keys: dict[str, str]
+    vertices: tuple[SolvedVertex, ...] = ()
+    head_key: str = ""
 
 
 class Solver:
@@ -88,6 +114,7 @@ class Solver:
         jobs: int,
         explain: bool = False,
         location_lines: dict[str, tuple[str, ...]] | None = None,
+        importers: Sequence[CacheImporter] = (),
     ) -> None:
         self.store = store
         self.resolver = resolver
@@ -95,6 +122,7 @@ class Solver:
         self.jobs = max(1, jobs)
         self.explain = explain
         self.location_lines = location_lines or {}
+        self.importers = tuple(importers)
         self.cancel = threading.Event()
 
     def solve(self, definition: Definition) -> SolveResult:
@@ -103,19 +131,33 @@ class Solver:
             return SolveResult(SnapshotResult(), (), {})
         vertices = self._load(definition)
         for vertex in vertices.values():
-            self._compute_key(vertex)
+            try:
+                self._compute_key(vertex)
+            except MinikitError as error:
+                # Git and HTTP sources fetch while their key is computed.
+                self._locate(error, vertex)
+                raise
         head = vertices[definition.head.digest]
         to_run = self._plan(head)
         self._record_explanations(vertices.values(), to_run)
         self._report_cached(vertices.values(), to_run)
         self._run(to_run)
-        reports = tuple(
-            VertexReport(v.digest, v.name, v.key, v.digest not in to_run, v.explanation)
-            for v in vertices.values()
-        )
         assert head.result is not None
         return SolveResult(
-            head.result, reports, {v.digest: v.key for v in vertices.values()}
+            head.result,
+            self._reports(vertices.values(), to_run),
+            {v.digest: v.key for v in vertices.values()},
+            tuple(_solved(v) for v in vertices.values()),
+            head.key,
+        )
+
+    @staticmethod
+    def _reports(
+        vertices: Iterable[_Vertex], to_run: dict[str, _Vertex]
+    ) -> tuple[VertexReport, ...]:
+        return tuple(
+            VertexReport(v.digest, v.name, v.key, v.digest not in to_run, v.explanation)
+            for v in vertices
         )
 
     # -- phase 1: keys --------------------------------------------------------
@@ -127,6 +169,7 @@ class Solver:
             impl = self.resolver.resolve(op, metadata)
             inputs = [vertices[edge.digest] for edge in op.inputs]
             vertices[digest] = _Vertex(digest, op, metadata, impl, inputs)
+        _assign_steps(vertices.values())
         return vertices
 
     def _compute_key(self, vertex: _Vertex) -> None:
@@ -147,11 +190,9 @@ class Solver:
         if self._is_local_source(vertex):
             ctx = self._context(vertex)
             vertex.result = vertex.impl.run(ctx, [])
-        if vertex.metadata.step:
+        if vertex.step:
             components = dict(vertex.impl.explain())
-            components["inputs"] = [
-                {"key": parent.key, "name": parent.name} for parent in vertex.inputs
-            ]
+            components["inputs"] = [_input_component(p) for p in vertex.inputs]
             vertex.components = components
 
     @staticmethod
@@ -174,7 +215,7 @@ class Solver:
             if vertex.result is not None:
                 continue
             if not vertex.metadata.ignore_cache:
-                chain = self.store.get_record(vertex.key)
+                chain = self._lookup(vertex)
                 if chain is not None:
                     vertex.result = SnapshotResult(chain)
                     continue
@@ -182,24 +223,44 @@ class Solver:
             stack.extend(vertex.inputs)
         return to_run
 
-    def _record_explanations(self, vertices, to_run: dict[str, _Vertex]) -> None:  # type: ignore[no-untyped-def]
-        """Explain each miss against the last build of its step; remember the hits."""
-        for vertex in vertices:
-            step = vertex.metadata.step
-            if not step:
-                continue
-            if vertex.digest not in to_run:
-                self.store.put_explain(step, vertex.key, vertex.components)
-            elif self.explain:
-                previous = self.store.get_explain(step)
-                vertex.explanation = explain_miss(
-                    previous[1] if previous else None,
-                    vertex.components,
-                    ignore_cache=vertex.metadata.ignore_cache,
-                    same_key=previous is not None and previous[0] == vertex.key,
-                )
+    def _lookup(self, vertex: _Vertex) -> tuple[str, ...] | None:
+        chain = self.store.get_record(vertex.key)
+        if chain is not None:
+            return chain
+        for importer in self.importers:
+            chain = importer.load(vertex.key)
+            if chain is not None:
+                self.store.put_record(vertex.key, chain, vertex.name)
+                return chain
+        return None
 
-    def _report_cached(self, vertices, to_run: dict[str, _Vertex]) -> None:  # type: ignore[no-untyped-def]
+    def _record_explanations(
+        self, vertices: Iterable[_Vertex], to_run: dict[str, _Vertex]
+    ) -> None:
+        """Explain each miss against the last build of its step; remember the hits."""
+        stepped = [vertex for vertex in vertices if vertex.step]
+        hits = [vertex for vertex in stepped if vertex.digest not in to_run]
+        self.store.put_explains([(v.step, v.slot, v.key, v.components) for v in hits])
+        if not self.explain:
+            return
+        for vertex in stepped:
+            if vertex.digest in to_run:
+                vertex.explanation = self._explain(vertex)
+
+    def _explain(self, vertex: _Vertex) -> tuple[str, ...]:
+        previous = self.store.get_explain(vertex.step)
+        if previous is None and vertex.slot:
+            previous = self.store.get_explain(vertex.slot)
+        return explain_miss(
+            previous[1] if previous else None,
+            vertex.components,
+            ignore_cache=vertex.metadata.ignore_cache,
+            same_key=previous is not None and previous[0] == vertex.key,
+        )
+
+    def _report_cached(
+        self, vertices: Iterable[_Vertex], to_run: dict[str, _Vertex]
+    ) -> None:
         for vertex in vertices:
             if vertex.digest in to_run or not vertex.metadata.name:
                 continue
@@ -216,33 +277,12 @@ class Solver:
     def _run(self, to_run: dict[str, _Vertex]) -> None:
         if not to_run:
             return
-        waiting = dict(to_run)
-        running: dict[futures.Future, _Vertex] = {}
-        failure: BaseException | None = None
         pool = futures.ThreadPoolExecutor(
             max_workers=self.jobs, thread_name_prefix="solve"
         )
+        running: dict[futures.Future, _Vertex] = {}
         try:
-            while waiting or running:
-                if failure is None:
-                    for vertex in self._ready(waiting, len(running)):
-                        del waiting[vertex.digest]
-                        running[pool.submit(self._execute, vertex)] = vertex
-                if not running:
-                    break
-                done, _ = futures.wait(
-                    list(running),
-                    timeout=_POLL_SECONDS,
-                    return_when=futures.FIRST_COMPLETED,
-                )
-                for future in done:
-                    vertex = running.pop(future)
-                    error = future.exception()
-                    if error is not None and failure is None:
-                        failure = error
-                        self.cancel.set()
-                if failure is not None:
-                    waiting.clear()
+            failure = self._schedule(pool, dict(to_run), running)
         except KeyboardInterrupt:
             self.cancel.set()
             futures.wait(list(running))
@@ -253,6 +293,36 @@ class Solver:
             pool.shutdown(wait=True)
         if failure is not None:
             raise failure
+
+    def _schedule(
+        self,
+        pool: futures.ThreadPoolExecutor,
+        waiting: dict[str, _Vertex],
+        running: dict[futures.Future, _Vertex],
+    ) -> BaseException | None:
+        """Run ``waiting`` until done or failed; return the first failure."""
+        failure: BaseException | None = None
+        while waiting or running:
+            if failure is None:
+                for vertex in self._ready(waiting, len(running)):
+                    del waiting[vertex.digest]
+                    running[pool.submit(self._execute, vertex)] = vertex
+            if not running:
+                break
+            done, _ = futures.wait(
+                list(running),
+                timeout=_POLL_SECONDS,
+                return_when=futures.FIRST_COMPLETED,
+            )
+            for future in done:
+                running.pop(future)
+                error = future.exception()
+                if error is not None and failure is None:
+                    failure = error
+                    self.cancel.set()
+            if failure is not None:
+                waiting.clear()
+        return failure
 
     def _ready(self, waiting: dict[str, _Vertex], busy: int) -> list[_Vertex]:
         free = self.jobs - busy
@@ -277,27 +347,43 @@ class Solver:
             result = vertex.impl.run(ctx, inputs)  # type: ignore[arg-type]
         except MinikitError as exc:
             self._locate(exc, vertex)
-            self._complete(vertex, started, error=str(exc))
+            self._fail(vertex, started, exc)
             raise
         except Exception as exc:
             log.exception("step %s failed", vertex.name)
             error = SolveError(f"failed to run {vertex.name}: {exc}")
             self._locate(error, vertex)
-            self._complete(vertex, started, error=str(error))
+            self._fail(vertex, started, error)
             raise error from exc
-        if isinstance(result, SnapshotResult):
-            self.store.put_record(vertex.key, result.chain, vertex.name)
-        if vertex.metadata.step:
-            self.store.put_explain(vertex.metadata.step, vertex.key, vertex.components)
+        self._commit(vertex, result)
         vertex.result = result
         self._complete(vertex, started)
 
+    def _commit(self, vertex: _Vertex, result: Result) -> None:
+        chain = result.chain if isinstance(result, SnapshotResult) else None
+        explain = (vertex.step, vertex.slot, vertex.components) if vertex.step else None
+        self.store.put_result(vertex.key, chain, vertex.name, explain)
+
+    def _fail(self, vertex: _Vertex, started: float, error: MinikitError) -> None:
+        cancelled = isinstance(error, BuildInterrupted) and self.cancel.is_set()
+        self._complete(vertex, started, str(error), cancelled)
+
     def _complete(
-        self, vertex: _Vertex, started: float, error: str | None = None
+        self,
+        vertex: _Vertex,
+        started: float,
+        error: str | None = None,
+        cancelled: bool = False,
     ) -> None:
         if vertex.metadata.name:
             self.progress.emit(
-                VertexCompleted(vertex.digest, vertex.name, started, error=error)
+                VertexCompleted(
+                    vertex.digest,
+                    vertex.name,
+                    started,
+                    error=error,
+                    cancelled=cancelled,
+                )
             )
 
     def _context(self, vertex: _Vertex) -> RunContext:
@@ -317,3 +403,45 @@ class Solver:
         error.location = SourceLocation(
             first.filename, first.start, first.end, lines=lines
         )
+
+
+def _assign_steps(vertices: Iterable[_Vertex]) -> None:
+    """Give each vertex with a step its explain identity (see ``_Vertex.step``).
+
+    A step text seen again in the same definition (two identical RUN lines in
+    one stage) gets ``#2``, ``#3``, ... so each keeps its own record.
+    """
+    seen: dict[str, int] = {}
+    positions: dict[tuple[str, str], int] = {}
+    for vertex in vertices:
+        step = vertex.metadata.step
+        if not step:
+            continue
+        count = seen.get(step, 0) + 1
+        seen[step] = count
+        vertex.step = step if count == 1 else f"{step}#{count}"
+        filename = (
+            vertex.metadata.locations[0].filename if vertex.metadata.locations else ""
+        )
+        where = (filename, vertex.metadata.stage)
+        positions[where] = positions.get(where, 0) + 1
+        vertex.slot = f"slot:{filename}:{vertex.metadata.stage}:{positions[where]}"
+
+
+def _input_component(parent: _Vertex) -> dict[str, Any]:
+    component: dict[str, Any] = {"key": parent.key, "name": parent.name}
+    identifier = getattr(parent.op, "identifier", "")
+    if identifier.startswith(("docker-image://", "oci-layout://")):
+        component["source"] = identifier
+    return component
+
+
+def _solved(vertex: _Vertex) -> SolvedVertex:
+    chain = vertex.result.chain if isinstance(vertex.result, SnapshotResult) else None
+    return SolvedVertex(
+        vertex.digest,
+        vertex.name,
+        vertex.key,
+        tuple(parent.key for parent in vertex.inputs),
+        chain,
+    )

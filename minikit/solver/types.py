@@ -78,6 +78,16 @@ class OpImpl(Protocol):
         """Produce the result from the inputs' results."""
 
 
+class CacheImporter(Protocol):
+    """A cache from elsewhere (``--cache-from``) that the solver queries on a miss."""
+
+    def load(self, cache_key: str) -> tuple[str, ...] | None:
+        """Return the layer chain for ``cache_key``, made present in the store.
+
+        Return None when this cache has no record of the key.
+        """
+
+
 class OpResolver(Protocol):
     """Turns an op into its implementation; the worker provides it."""
 
@@ -94,3 +104,18 @@ class VertexReport:
     cache_key: str
     cached: bool
     explanation: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SolvedVertex:
+    """One vertex after a solve, for cache export: its key and its inputs' keys.
+
+    ``chain`` is the vertex's layer chain when the solve produced or looked
+    it up, and None for vertices below a cache hit (look them up by key).
+    """
+
+    digest: str
+    name: str
+    cache_key: str
+    input_keys: tuple[str, ...]
+    chain: tuple[str, ...] | None = None

@@ -42,7 +42,11 @@ def test_pulled_origin_deduplicates(tmp_path):
 
 def test_sweep_removes_debris_of_dead_process(tmp_path):
     store = Store(tmp_path)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+    )
     pid = int(dead.stdout)
     (store.tmp_dir / f"{pid}-left-over").mkdir()
     (store.layers_dir / "unrecorded").mkdir()
@@ -91,3 +95,34 @@ def test_prune_keeps_base_layers_by_default(tmp_path):
     store = Store(tmp_path)
     assert store.layer_path(base).exists()
     assert not store.layer_path(built).exists()
+
+
+def test_zombie_counts_as_dead():
+    from minikit.cache.store import _pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    while (
+        not Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0]
+        == "Z"
+    ):
+        pass
+    try:
+        assert not _pid_alive(child.pid)
+    finally:
+        child.wait()
+
+
+def test_sweep_keeps_shared_folders(tmp_path):
+    store = Store(tmp_path)
+    (store.tmp_dir / "overlay-mounts").mkdir()
+    store.sweep()
+    assert (store.tmp_dir / "overlay-mounts").is_dir()
+
+
+def test_sweep_removes_dead_process_entries(tmp_path):
+    store = Store(tmp_path)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    (store.tmp_dir / f"{child.pid}-tree-abc").mkdir()
+    store.sweep()
+    assert not (store.tmp_dir / f"{child.pid}-tree-abc").exists()
