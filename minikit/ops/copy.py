@@ -89,7 +89,19 @@ def copy(
     dest_is_dir = dest.endswith("/") or dest.endswith("/.") or len(matches) > 1
     for match in matches:
         entries = enumerate_source(src_root, match, options)
-        _copy_source(src_root, match, entries, dst_root, dest, dest_is_dir, options)
+        source = _with_pivot(src, match) if options.parents else match
+        _copy_source(src_root, source, entries, dst_root, dest, dest_is_dir, options)
+
+
+def _with_pivot(src: str, match: str) -> str:
+    """Put the ``/./`` pivot of ``src`` back into ``match``, which lost it to cleaning."""
+    text = "/" + src.lstrip("/")
+    if "/./" not in text:
+        return match
+    pivot = clean_path(text.split("/./", 1)[0])
+    if pivot == "/" or not match.startswith(pivot + "/"):
+        return match
+    return pivot + "/." + match[len(pivot) :]
 
 
 def expand_source(src_root: Path, src: str, options: CopyOptions) -> list[str]:

@@ -43,7 +43,7 @@ def found(text: str, rule: str) -> list[tuple[int, str]]:
         (
             "NoEmptyContinuation",
             "FROM x\nRUN a \\\n\n  b\n",
-            [(4, "Empty continuation line found in: RUN a   b")],
+            [(4, "Empty continuation line")],
         ),
         (
             "StageNameCasing",

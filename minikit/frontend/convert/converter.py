@@ -1,46 +1,43 @@
 """Dockerfile -> build graph: stages, arguments, base images, and the final image.
 
-The steps follow BuildKit's ``dockerfile2llb``: parse into typed stages,
+The steps follow BuildKit's ``dockerfile2llb``. Parse into typed stages and
 compute the global arguments (predefined platform args plus the ARGs before
-the first FROM), expand each FROM with them, link stages to their bases and
-to the stages they copy or mount from, keep only what the target reaches,
-resolve base images, then dispatch each kept stage's instructions in file
-order. The result is the target's graph output and image config.
+the first FROM). Expand each FROM with them, and link stages to their bases
+and to the stages they copy or mount from. Keep only what the target
+reaches, resolve base images, then dispatch each kept stage's instructions
+in file order. The result is the target's graph output and image config.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import logging
-import re
+from collections.abc import Callable
+from concurrent import futures
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from minikit.errors import DockerfileError, MinikitError, SourceLocation
+from minikit.frontend.convert import args as build_args
+from minikit.frontend.convert.args import PROXY_ARGS
+from minikit.frontend.convert.naming import STEP_KEYWORDS, prefix_command
 from minikit.frontend.convert.options import ConvertOptions, NamedContext
-from minikit.frontend.convert.state import StageState, empty_image, image_from_base
+from minikit.frontend.convert.state import (
+    OrderedEnv,
+    StageState,
+    empty_image,
+    image_from_base,
+)
+from minikit.frontend.instructions.suggest import did_you_mean, suggest
+from minikit.frontend.location import instruction_location
 from minikit.llb import NodeOutput, OpMetadata, SourceOp, SourceRange, make_node
 from minikit.oci.reference import InvalidReference, Reference
 from minikit.oci.spec import Platform
 
 log = logging.getLogger(__name__)
 
-# Build args that never trigger the "not consumed" warning.
-_SILENT_ARGS = {
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "FTP_PROXY",
-    "NO_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "ftp_proxy",
-    "no_proxy",
-    "all_proxy",
-    "SOURCE_DATE_EPOCH",
-}
-PROXY_ARGS = {name for name in _SILENT_ARGS if name != "SOURCE_DATE_EPOCH"}
-_STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*$")
+__all__ = ["PROXY_ARGS", "ConvertResult", "Converter"]
+
+SCRATCH = "scratch"
 
 
 @dataclass
@@ -63,6 +60,10 @@ class _StageInfo:
     base_text: str = ""
     base_stage: int | None = None
     base_context: NamedContext | None = None
+    # The --build-context name that base_context was found under.
+    context_name: str = ""
+    # A --build-context of the stage's own name replaces the whole stage.
+    replaced: bool = False
     deps: set[int] = field(default_factory=set)
 
 
@@ -81,38 +82,47 @@ class Converter:
         self.used_args: set[str] = set()
         self.context_node: NodeOutput | None = None
         self.named_nodes: dict[str, NodeOutput] = {}
+        self.layout_images: dict[str, Any] = {}
         self.image_nodes: dict[tuple[str, str], NodeOutput] = {}
         self.infos: list[_StageInfo] = []
         self.global_args: dict[str, str] = {}
-        self.epoch = _source_date_epoch(options.build_args)
+        self.meta_arg_names: set[str] = set()
+        self.epoch = build_args.source_date_epoch(options.build_args, {})
         self.multi_stage = False
         self.secrets: list[tuple[str, bool]] = []
         self.ssh: list[tuple[str, bool]] = []
+        self.contexts = {
+            context_key(name): (name, context)
+            for name, context in options.named_contexts.items()
+        }
 
     # -- entry point -------------------------------------------------------
 
     def convert(self) -> ConvertResult:
         """Run the conversion and return the target's result."""
+        from minikit.frontend.convert.dispatch import dispatch_stage
         from minikit.frontend.instructions import parse_instructions
 
         stages, meta_args = parse_instructions(self.parsed)
         if not stages:
             raise DockerfileError(
-                "the Dockerfile has no FROM instruction",
+                "dockerfile contains no stages to build",
                 hint="start the build stage with FROM <image>",
                 location=self.location(1),
             )
         self.linter.check_parsed(self.parsed, stages, meta_args)
-        self.multi_stage = len(stages) > 1
         target_index = self._target_index(stages)
-        self.global_args = self._global_args(meta_args, stages[target_index])
-        self.infos = [
-            self._stage_info(index, stage) for index, stage in enumerate(stages)
-        ]
+        self._set_global_args(meta_args, stages, stages[target_index])
+        # _stage_info looks up earlier stages in self.infos, so it grows in order.
+        self.infos = []
+        for index, stage in enumerate(stages):
+            self.infos.append(self._stage_info(index, stage))
+        self._name_stages()
         reachable = self._reachable(target_index)
+        if self.options.check_only and not self.options.target:
+            # Build checks look at every stage, as BuildKit's lint request does.
+            reachable = set(range(len(self.infos)))
         self._resolve_bases(reachable)
-        from minikit.frontend.convert.dispatch import dispatch_stage
-
         for index in sorted(reachable):
             dispatch_stage(self, self.infos[index])
         self._warn_unused_args()
@@ -133,16 +143,33 @@ class Converter:
     def location(
         self, start: int, end: int | None = None, column: int | None = None
     ) -> SourceLocation:
-        """Return a location in the Dockerfile, for errors."""
-        return SourceLocation(self.filename, start, end, column, lines=self.lines)
+        """Return a location in the Dockerfile at the keyword of line ``start``."""
+        location = instruction_location(self.filename, self.lines, start, end)
+        if column is None:
+            return location
+        return SourceLocation(
+            self.filename, start, end, column, column + 1, lines=self.lines
+        )
+
+    def command_location(
+        self, command: Any, word: str | tuple[str | None, ...] | None = None
+    ) -> SourceLocation:
+        """Return the location of ``word`` in ``command`` (else of its keyword)."""
+        loc = command.location
+        return instruction_location(
+            self.filename, self.lines, loc.start_line, loc.end_line, word
+        )
 
     def fail(
-        self, message: str, command: Any, hint: str | None = None
+        self,
+        message: str,
+        command: Any,
+        hint: str | None = None,
+        word: str | tuple[str | None, ...] | None = None,
     ) -> DockerfileError:
-        """Return an error located at ``command``."""
-        loc = command.location
+        """Return an error located at ``word`` in ``command`` (else its keyword)."""
         return DockerfileError(
-            message, hint=hint, location=self.location(loc.start_line, loc.end_line)
+            message, hint=hint, location=self.command_location(command, word)
         )
 
     def metadata(
@@ -158,21 +185,19 @@ class Converter:
             },
             ignore_cache=ignore,
             stage=state.name,
-            step=f"{self.filename}:{state.name}:{name.split('] ', 1)[-1][:200]}",
+            step=f"{self.filename}:{state.name}:{_step_text(command, name)}",
             locations=(SourceRange(self.filename, loc.start_line, loc.end_line),),
         )
 
-    def step_name(self, state: StageState, number: int, total: int, text: str) -> str:
-        """Return the progress name ``[stage i/n] TEXT`` as BuildKit formats it."""
-        prefix = f"{state.name} " if self.multi_stage else ""
-        return f"[{prefix}{number}/{total}] {text}"
+    def step_name(self, state: StageState, text: str) -> str:
+        """Return the progress name ``[stage i/n] TEXT`` of the stage's next step."""
+        return prefix_command(state, text, state.cmd_is_onbuild)
 
     def expander(
         self, state: StageState, command: Any
     ) -> tuple[Callable[[str], str], Callable[[str], list[str]]]:
         """Return word and words expanders over the stage's environment, with lint checks."""
         env = state.env.as_dict()
-        line = command.location.start_line
 
         def expand(word: str) -> str:
             try:
@@ -180,27 +205,38 @@ class Converter:
                     word, env
                 )
             except MinikitError as exc:
-                raise exc.with_location(self.location(line, command.location.end_line))
-            self._report_undefined(state, missing, line)
+                raise self._expansion_error(exc, command, word)
+            self.report_undefined(state, missing, command)
             return result
 
         def expand_words(word: str) -> list[str]:
             try:
                 return self.lexer.process_words(word, env)
             except MinikitError as exc:
-                raise exc.with_location(self.location(line, command.location.end_line))
+                raise self._expansion_error(exc, command, word)
 
         return expand, expand_words
 
-    def _report_undefined(
-        self, state: StageState, missing: set[str], line: int
+    def _expansion_error(
+        self, exc: MinikitError, command: Any, word: str
+    ) -> MinikitError:
+        if exc.hint is None:
+            exc.hint = "check the ${...} syntax, or escape a literal dollar sign as \\$"
+        return exc.with_location(self.command_location(command, word))
+
+    def report_undefined(
+        self, state: StageState, missing: set[str], command: Any
     ) -> None:
+        """Report UndefinedVar for each unset name that no ARG of the stage declares."""
+        options = list(state.env.as_dict())
         for name in sorted(missing):
-            if name in state.declared_args or name in state.env:
+            if name in state.declared_args or name in build_args.NON_ENV_ARGS:
                 continue
-            self.linter.report(
-                "UndefinedVar", f"Usage of undefined variable '${name}'", line
-            )
+            message = f"Usage of undefined variable '${name}'"
+            match = suggest(name, options, case_sensitive=True)
+            if match:
+                message += f" (did you mean ${match}?)"
+            self.linter.report("UndefinedVar", message, command.location.start_line)
 
     def context(self) -> NodeOutput:
         """Return the node of the main build context (``local://context``)."""
@@ -215,16 +251,30 @@ class Converter:
             self.context_node = NodeOutput(node)
         return self.context_node
 
+    def named_context_of(self, name: str) -> tuple[str, NamedContext] | None:
+        """Return the ``--build-context`` given for ``name``, and its key.
+
+        Names compare as Docker's familiar image names without ``:latest``,
+        so ``alpine``, ``alpine:latest`` and ``docker.io/library/alpine``
+        all find ``--build-context alpine=...``.
+        """
+        key = context_key(name)
+        found = self.contexts.get(key)
+        if found is None or key in (SCRATCH, "context"):
+            return None
+        return key, found[1]
+
     def named_context(self, name: str) -> NodeOutput | None:
         """Return the node of ``--build-context name=...`` when one was given."""
-        context = self.options.named_contexts.get(name)
-        if context is None:
+        found = self.named_context_of(name)
+        if found is None:
             return None
+        name, context = found
         if name in self.named_nodes:
             return self.named_nodes[name]
         if context.kind == "local":
             node = make_node(
-                lambda inputs: SourceOp(f"local://{name}"),
+                lambda inputs: SourceOp(f"local://{self.contexts[name][0]}"),
                 (),
                 OpMetadata(
                     description={"llb.customname": f"[context {name}] load from client"}
@@ -241,8 +291,14 @@ class Converter:
         return output
 
     def _oci_layout_node(self, name: str, value: str) -> NodeOutput:
+        from minikit.source.ocilayout import resolve_layout
+
+        platform = self.options.platform
+        image = resolve_layout(value, platform)
+        self.layout_images[name] = image
+        attrs = (("image.platform", str(platform)),)
         node = make_node(
-            lambda inputs: SourceOp(f"oci-layout://{value}"),
+            lambda inputs: SourceOp(str(image.pinned), attrs),
             (),
             OpMetadata(
                 description={"llb.customname": f"[context {name}] load from {value}"}
@@ -259,7 +315,7 @@ class Converter:
         if key not in self.image_nodes:
             attrs = (("image.platform", str(platform)),)
             pinned = str(resolved.pinned)
-            label = name or f"[internal] load {reference.familiar()}"
+            label = name or f"FROM {pinned}"
             node = make_node(
                 lambda inputs: SourceOp(f"docker-image://{pinned}", attrs),
                 (),
@@ -277,44 +333,65 @@ class Converter:
         for index, stage in enumerate(stages):
             if stage.name and stage.name == target.lower():
                 return index
+        names = [stage.name for stage in stages if stage.name]
+        hint = did_you_mean(target, names, case_sensitive=True)
         raise DockerfileError(
             f'target stage "{target}" could not be found',
-            hint="name a stage that the Dockerfile declares with FROM ... AS NAME",
+            hint=hint
+            or "name a stage that the Dockerfile declares with FROM ... AS NAME",
         )
 
-    def _global_args(self, meta_args: list[Any], target_stage: Any) -> dict[str, str]:
-        args = _platform_args(self.options.platform, self.options.build_platform)
-        args["TARGETSTAGE"] = target_stage.name or "default"
-        for name, value in self.options.build_args.items():
-            if name in args:
-                args[name] = value
+    def _set_global_args(
+        self, meta_args: list[Any], stages: list[Any], target_stage: Any
+    ) -> None:
+        options = self.options
+        defaults = build_args.default_args(
+            options.platform, options.build_platform, target_stage.name, {}
+        )
+        self._check_default_bases(meta_args, stages, defaults)
+        predefined = build_args.default_args(
+            options.platform,
+            options.build_platform,
+            target_stage.name,
+            options.build_args,
+        )
+        self.global_args = build_args.meta_args(
+            predefined, self.lexer, meta_args, options.build_args, self._locate_arg
+        )
         for command in meta_args:
             for pair in command.args:
-                if pair.key in self.options.build_args:
-                    value: str | None = self.options.build_args[pair.key]
-                    self.used_args.add(pair.key)
-                elif pair.value is not None:
-                    try:
-                        value = self.lexer.process_word(pair.value, args)
-                    except MinikitError as exc:
-                        raise exc.with_location(
-                            self.location(command.location.start_line)
-                        )
-                else:
-                    value = args.get(pair.key)
-                if value is not None:
-                    args[pair.key] = value
                 self.used_args.add(pair.key)
-        return args
+                self.meta_arg_names.add(pair.key)
+        self.epoch = build_args.source_date_epoch(options.build_args, self.global_args)
+
+    def _locate_arg(self, command: Any, word: str) -> SourceLocation:
+        return self.command_location(command, word)
+
+    def _check_default_bases(
+        self, meta_args: list[Any], stages: list[Any], defaults: dict[str, str]
+    ) -> None:
+        """Report InvalidDefaultArgInFrom: FROM lines that fail with default ARGs."""
+        try:
+            args = build_args.meta_args(
+                defaults, self.lexer, meta_args, {}, self._locate_arg
+            )
+            for stage in stages:
+                base = self.lexer.process_word(stage.base_name, args)
+                try:
+                    Reference.parse(base)
+                except InvalidReference:
+                    self.linter.report(
+                        "InvalidDefaultArgInFrom",
+                        f"Default value for ARG {stage.base_name} results in empty "
+                        "or invalid base image name",
+                        stage.location.start_line,
+                    )
+        except MinikitError:
+            # The same error fails the build below, with its location.
+            return
 
     def _warn_unused_args(self) -> None:
-        unused = sorted(
-            name
-            for name in self.options.build_args
-            if name not in self.used_args
-            and name not in _SILENT_ARGS
-            and not name.startswith("BUILDKIT_")
-        )
+        unused = build_args.unused_build_args(self.options.build_args, self.used_args)
         if unused:
             self.linter.report(
                 "UnusedBuildArgs",
@@ -328,42 +405,95 @@ class Converter:
         name = stage.name or f"stage-{index}"
         state = StageState(name=name, index=index)
         info = _StageInfo(stage, state)
-        line = stage.location.start_line
+        base, platform_text = self._expand_from(stage)
+        info.base_text = base
+        state.platform = (
+            self._parse_platform(stage, platform_text)
+            if platform_text
+            else self.options.platform
+        )
+        own_context = self.named_context_of(stage.name) if stage.name else None
+        if own_context is not None:
+            info.replaced = True
+            info.context_name, info.base_context = own_context
+            return info
+        earlier = [other.stage.name for other in self.infos[:index]]
+        if base in earlier:
+            info.base_stage = earlier.index(base)
+            info.deps.add(info.base_stage)
+        else:
+            found = self.named_context_of(base)
+            if found is not None:
+                info.context_name, info.base_context = found
+        info.deps.update(self._source_deps(index, stage))
+        state.cmd_total = _step_count(
+            stage, info.base_stage is None and base != SCRATCH
+        )
+        return info
+
+    def _expand_from(self, stage: Any) -> tuple[str, str]:
+        """Expand the FROM base name and ``--platform`` with the global args."""
         try:
             base, _found, missing = self.lexer.process_word_with_matches(
                 stage.base_name, self.global_args
             )
-            platform_text = (
-                self.lexer.process_word(stage.platform, self.global_args)
-                if stage.platform
-                else ""
-            )
+            platform_text = ""
+            platform_missing: set[str] = set()
+            if stage.platform:
+                platform_text, _found, platform_missing = (
+                    self.lexer.process_word_with_matches(
+                        stage.platform, self.global_args
+                    )
+                )
         except MinikitError as exc:
-            raise exc.with_location(self.location(line))
-        for arg in sorted(missing):
-            self.linter.report(
-                "UndefinedArgInFrom", f"FROM argument '{arg}' is not declared", line
-            )
+            if exc.hint is None:
+                exc.hint = "check the ${...} syntax in the FROM line"
+            raise exc.with_location(stage.source_location(stage.base_name))
+        self._report_from_args(stage, missing | platform_missing)
         if not base:
             raise DockerfileError(
                 f"base name ({stage.base_name}) should not be blank",
-                hint="give FROM an image name, or a default to the ARG it uses",
-                location=self.location(line),
+                hint="give FROM an image name, or give the ARG it uses a default "
+                "before the first FROM",
+                location=stage.source_location(stage.base_name),
             )
-        info.base_text = base
-        state.platform = (
-            Platform.parse(platform_text) if platform_text else self.options.platform
-        )
-        earlier = [other.name for other in self.infos[:index]]
-        if base in earlier:
-            info.base_stage = earlier.index(base)
-            info.deps.add(info.base_stage)
-        elif base in self.options.named_contexts:
-            info.base_context = self.options.named_contexts[base]
-        info.deps.update(self._copy_deps(index, stage))
-        return info
+        if stage.platform and not platform_text:
+            raise DockerfileError(
+                f"empty platform value from expression {stage.platform}",
+                hint="give the ARG a default before the first FROM, or pass "
+                "--build-arg",
+                location=stage.source_location(stage.platform),
+            )
+        return base, platform_text
 
-    def _copy_deps(self, index: int, stage: Any) -> set[int]:
+    def _report_from_args(self, stage: Any, missing: set[str]) -> None:
+        known = set(self.global_args) | self.meta_arg_names
+        for arg in sorted(missing):
+            if arg in known:
+                continue
+            message = f"FROM argument '{arg}' is not declared"
+            match = suggest(arg, known, case_sensitive=True)
+            if match:
+                message += f" (did you mean {match}?)"
+            self.linter.report("UndefinedArgInFrom", message, stage.location.start_line)
+
+    def _parse_platform(self, stage: Any, text: str) -> Platform:
+        try:
+            return Platform.parse(text)
+        except ValueError as exc:
+            raise DockerfileError(
+                f"failed to parse platform {stage.platform}: {exc}",
+                hint="write a platform such as linux/amd64 or linux/arm64/v8",
+                location=stage.source_location(stage.platform),
+            ) from None
+
+    def _source_deps(self, index: int, stage: Any) -> set[int]:
+        """Return the earlier stages that COPY --from and RUN --mount from= name.
+
+        A ``--mount`` whose other fields only parse once expanded (such as
+        ``type=$T,from=build``) is missing here; its stage is dispatched when
+        the RUN is, through :meth:`dispatch_earlier`.
+        """
         from minikit.frontend.instructions import CopyCommand, RunCommand
 
         deps = set()
@@ -380,6 +510,21 @@ class Converter:
                 if found is not None:
                     deps.add(found)
         return deps
+
+    def _name_stages(self) -> None:
+        """Decide whether step names carry the stage name, as BuildKit does.
+
+        BuildKit leaves the name out only when the build has one state. Every
+        ``COPY --from`` that names no stage, and every ``RUN --mount``, adds
+        a state of its own, so such a Dockerfile shows ``stage-0`` too.
+        """
+        states = len(self.infos)
+        for info in self.infos:
+            for command in info.stage.commands:
+                states += _extra_states(self, command)
+        self.multi_stage = states > 1
+        for info in self.infos:
+            info.state.display_name = info.state.name if self.multi_stage else ""
 
     def stage_by_ref(self, name: str, *, before: int, allow_index: bool) -> int | None:
         """Return the index of the earlier stage that ``--from=name`` means, if any."""
@@ -410,7 +555,7 @@ class Converter:
             if (
                 info.base_stage is not None
                 or info.base_context is not None
-                or info.base_text == "scratch"
+                or info.base_text == SCRATCH
             ):
                 continue
             try:
@@ -418,81 +563,121 @@ class Converter:
             except InvalidReference as exc:
                 raise DockerfileError(
                     f'failed to parse stage name "{info.base_text}": {exc}',
-                    hint="check the image name in FROM",
-                    location=self.location(info.stage.location.start_line),
+                    hint="check the image name in FROM; a stage name must match an "
+                    "earlier FROM ... AS name exactly",
+                    location=info.stage.source_location(info.stage.base_name),
                 ) from None
             jobs[index] = (reference, info.state.platform)
         if not jobs:
             return
-        with futures.ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
+        # One lookup per image and platform, reported once in the progress.
+        first: dict[tuple[str, str], int] = {}
+        for index, (reference, platform) in sorted(jobs.items()):
+            first.setdefault((str(reference), str(platform)), index)
+        with futures.ThreadPoolExecutor(max_workers=min(8, len(first))) as pool:
             pending = {
-                index: pool.submit(self.options.resolver.resolve, reference, platform)
-                for index, (reference, platform) in jobs.items()
+                index: pool.submit(self.options.resolver.resolve, *jobs[index])
+                for index in first.values()
             }
             for index, future in pending.items():
                 try:
                     future.result()
                 except MinikitError as exc:
-                    raise exc.with_location(
-                        self.location(self.infos[index].stage.location.start_line)
-                    )
+                    stage = self.infos[index].stage
+                    raise exc.with_location(stage.source_location(stage.base_name))
+
+    def dispatch_earlier(self, index: int) -> None:
+        """Dispatch an earlier stage that the graph did not know was needed.
+
+        That happens for stages named by a base image's ONBUILD triggers,
+        which are known only while the stage that inherits them is
+        dispatched; BuildKit adds them to the graph once it has read them.
+        """
+        from minikit.frontend.convert.dispatch import dispatch_stage
+
+        needed = {
+            i for i in self._reachable(index) if not self.infos[i].state.dispatched
+        }
+        self._resolve_bases(needed)
+        for position in sorted(needed):
+            dispatch_stage(self, self.infos[position])
 
     def init_stage(self, info: _StageInfo) -> None:
         """Give a stage its starting state: an earlier stage's, an image's, or scratch."""
         state = info.state
         if info.base_stage is not None:
-            base = self.infos[info.base_stage].state
-            state.output = base.output
-            state.image = _deep(base.image)
-            state.env = base.env.copy()
-            state.workdir = base.workdir
-            state.user = base.user
-            state.shell = base.shell
-            state.arg_names = list(base.arg_names)
-            state.declared_args = set(base.declared_args)
-            state.platform = base.platform
-            state.base_pinned = base.base_pinned
+            self._init_from_stage(state, self.infos[info.base_stage].state)
             return
-        if info.base_text == "scratch" and info.base_context is None:
+        if info.base_text == SCRATCH and info.base_context is None:
             state.image = empty_image(state.platform)
             state.output = None
         else:
             self._init_from_image(info)
         self._load_image_env(state)
 
+    def _init_from_stage(self, state: StageState, base: StageState) -> None:
+        state.output = base.output
+        state.image = _deep(base.image)
+        state.env = base.env.copy()
+        state.workdir = base.workdir
+        state.user = base.user
+        state.shell = base.shell
+        state.build_args = list(base.build_args)
+        state.declared_args = set(base.declared_args)
+        state.platform = base.platform
+        state.base_pinned = base.base_pinned
+        state.workdir_set = base.workdir_set
+        state.cmd_total += len(state.config.get("OnBuild") or [])
+
     def _init_from_image(self, info: _StageInfo) -> None:
         state = info.state
+        if info.base_context is not None and info.base_context.kind == "oci-layout":
+            self._init_from_layout(info)
+            return
         if info.base_context is not None and info.base_context.kind != "image":
-            state.output = self.named_context(info.base_text)
+            state.output = self.named_context(info.context_name)
             state.image = empty_image(state.platform)
             return
         text = (
             info.base_context.value if info.base_context is not None else info.base_text
         )
         reference = Reference.parse(text)
-        total = len(info.stage.commands) + 1
         output, resolved = self.image_node(reference, state.platform)
-        name = self.step_name(state, 1, total, f"FROM {resolved.pinned}")
-        self._name_image_node(output, name, info)
         state.output = output
         state.image = image_from_base(resolved.config, state.platform)
         state.base_pinned = str(resolved.pinned)
+        state.cmd_total += len(state.config.get("OnBuild") or [])
+        name = self.step_name(state, f"FROM {resolved.pinned}")
+        self._name_image_node(output, name, info)
+
+    def _init_from_layout(self, info: _StageInfo) -> None:
+        state = info.state
+        output = self.named_context(info.context_name)
+        assert output is not None
+        image = self.layout_images[info.context_name]
+        state.output = output
+        state.image = image_from_base(image.config, state.platform)
+        state.base_pinned = str(image.pinned)
+        state.cmd_total += len(state.config.get("OnBuild") or [])
+        name = self.step_name(state, f"FROM {image.pinned}")
+        meta = output.node.metadata
+        meta.description["llb.customname"] = name
+        meta.description["com.docker.dockerfile.v1.command"] = info.stage.original
+        meta.stage = state.name
 
     def _name_image_node(self, output: NodeOutput, name: str, info: _StageInfo) -> None:
+        # The first stage that uses an image names its vertex.
         meta = output.node.metadata
-        if not meta.description.get("llb.customname", "").startswith("["):
+        if meta.stage:
             return
-        if meta.description["llb.customname"].startswith("[internal]"):
-            loc = info.stage.location
-            meta.description["llb.customname"] = name
-            meta.description["com.docker.dockerfile.v1.command"] = info.stage.original
-            meta.stage = info.state.name
-            meta.locations = (SourceRange(self.filename, loc.start_line, loc.end_line),)
+        loc = info.stage.location
+        meta.description["llb.customname"] = name
+        meta.description["com.docker.dockerfile.v1.command"] = info.stage.original
+        meta.stage = info.state.name
+        meta.locations = (SourceRange(self.filename, loc.start_line, loc.end_line),)
 
     def _load_image_env(self, state: StageState) -> None:
         config = state.config
-        from minikit.frontend.convert.state import OrderedEnv
-
         state.env = OrderedEnv(config.get("Env") or [])
         state.workdir = config.get("WorkingDir") or "/"
         state.user = config.get("User") or ""
@@ -518,6 +703,45 @@ class Converter:
         return image
 
 
+def context_key(name: str) -> str:
+    """Return the key a ``--build-context`` name is matched by."""
+    try:
+        reference = Reference.parse(name)
+    except InvalidReference:
+        return name
+    return reference.familiar().removesuffix(":latest")
+
+
+def _step_count(stage: Any, counts_from: bool) -> int:
+    """Return the steps a stage shows: its FROM (of an image) and each RUN, COPY,
+    ADD and WORKDIR."""
+    steps = sum(1 for command in stage.commands if command.name in STEP_KEYWORDS)
+    return steps + (1 if counts_from else 0)
+
+
+def _extra_states(conv: Converter, command: Any) -> int:
+    from minikit.frontend.instructions import CopyCommand, RunCommand
+
+    if isinstance(command, RunCommand):
+        return len(command.mount_values)
+    if isinstance(command, CopyCommand) and command.from_:
+        name = command.from_.lower()
+        if name.isdigit() or any(info.stage.name == name for info in conv.infos):
+            return 0
+        return 1
+    return 0
+
+
+def _step_text(command: Any, name: str) -> str:
+    """Return what identifies a step across builds: its instruction as written.
+
+    The progress name shows build args expanded, so it changes with them;
+    the unexpanded text does not, and --explain-cache can then name the arg.
+    """
+    text = getattr(command, "original", "") or name.split("] ", 1)[-1]
+    return " ".join(text.split())[:200]
+
+
 def _deep(value: Any) -> Any:
     import copy
 
@@ -526,30 +750,3 @@ def _deep(value: Any) -> Any:
 
 def _go_list(items: list[str]) -> str:
     return "[" + " ".join(items) + "]"
-
-
-def _platform_args(target: Platform, build: Platform) -> dict[str, str]:
-    return {
-        "BUILDPLATFORM": str(build),
-        "BUILDOS": build.os,
-        "BUILDOSVERSION": build.os_version,
-        "BUILDARCH": build.architecture,
-        "BUILDVARIANT": build.variant,
-        "TARGETPLATFORM": str(target),
-        "TARGETOS": target.os,
-        "TARGETOSVERSION": target.os_version,
-        "TARGETARCH": target.architecture,
-        "TARGETVARIANT": target.variant,
-    }
-
-
-def _source_date_epoch(build_args: dict[str, str]) -> int | None:
-    value = build_args.get("SOURCE_DATE_EPOCH", "")
-    if not value:
-        return None
-    if not value.isdigit():
-        raise DockerfileError(
-            f"invalid SOURCE_DATE_EPOCH {value!r}: expected a number of seconds since 1970",
-            hint="pass --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)",
-        )
-    return int(value)

@@ -42,7 +42,7 @@ class OrderedEnv:
         """Return ``K=V`` strings in order."""
         return [f"{name}={value}" for name, value in self._values.items()]
 
-    def copy(self) -> "OrderedEnv":
+    def copy(self) -> OrderedEnv:
         """Return an independent copy."""
         clone = OrderedEnv()
         clone._values = dict(self._values)
@@ -94,13 +94,19 @@ class StageState:
     workdir: str = "/"
     user: str = ""
     shell: tuple[str, ...] = DEFAULT_SHELL
-    # ARG names declared so far, first declaration first, for RUN history.
-    arg_names: list[str] = field(default_factory=list)
+    # ARG pairs as dispatched (inherited ones first), for RUN history.
+    build_args: list[tuple[str, str | None]] = field(default_factory=list)
     declared_args: set[str] = field(default_factory=set)
     cmd_set: bool = False
     platform: Platform = field(default_factory=Platform.host)
     base_pinned: str = ""
     dispatched: bool = False
+    # Step names: "[display_name cmd_index/cmd_total] ..."; see naming.py.
+    display_name: str = ""
+    cmd_total: int = 0
+    cmd_index: int = 0
+    cmd_is_onbuild: bool = False  # the command being dispatched is a trigger
+    workdir_set: bool = False  # a WORKDIR ran in this stage or a base stage
 
     @property
     def config(self) -> dict[str, Any]:
@@ -134,7 +140,7 @@ class StageState:
 def _rfc3339(epoch: int) -> str:
     import datetime
 
-    moment = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

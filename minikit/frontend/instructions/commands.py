@@ -15,10 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from minikit.errors import DockerfileParseError, MinikitError, SourceLocation
+from minikit.frontend.location import instruction_location
+
+if TYPE_CHECKING:
+    from minikit.frontend.parser.arguments import LineError
 
 Expander = Callable[[str], str]
+# Candidate words for an error's column, tried in order.
+Words = tuple[str | None, ...] | None
 WordsExpander = Callable[[str], list[str]]
 
 FROM_EXPANSION_MESSAGE = (
@@ -126,14 +133,22 @@ class Command:
     def _expand(self, expander: Expander, words_expander: WordsExpander) -> None:
         """Expand the fields of this command; commands that expand nothing keep this."""
 
-    def source_location(self, column: int | None = None) -> SourceLocation:
-        """Return the location of this command for an error message."""
-        return SourceLocation(
+    def source_location(self, word: str | Words = None) -> SourceLocation:
+        """Return the location of ``word`` in this command (else its keyword)."""
+        return instruction_location(
             self.filename,
+            self.source_lines,
             self.location.start_line,
-            end_line=self.location.end_line,
-            column=column,
-            lines=self.source_lines,
+            self.location.end_line,
+            word,
+        )
+
+    def error(
+        self, message: str, hint: str | None = None, word: str | Words = None
+    ) -> DockerfileParseError:
+        """Return an error at ``word`` in this command (else at its keyword)."""
+        return DockerfileParseError(
+            message, hint=hint, location=self.source_location(word)
         )
 
 
@@ -163,9 +178,7 @@ class RunCommand(Command):
             try:
                 mounts.append(parse_mount(value, expander))
             except MountError as exc:
-                raise DockerfileParseError(
-                    str(exc), hint=exc.hint, location=self.source_location()
-                ) from None
+                raise self.error(str(exc), exc.hint, (exc.word, value)) from None
         self.mounts = mounts
 
 
@@ -199,9 +212,12 @@ class EnvCommand(Command):
     """ENV: variables set in the image and for later instructions."""
 
     env: list[KeyValuePair]
+    # Raised after expansion; see BracedValueError in the parser.
+    split_error: LineError | None = None
 
     def _expand(self, expander: Expander, words_expander: WordsExpander) -> None:
         self.env = _expand_pairs(self.env, expander)
+        _raise_split_error(self)
 
 
 @dataclass(kw_only=True, eq=False)
@@ -209,9 +225,11 @@ class LabelCommand(Command):
     """LABEL: image labels."""
 
     labels: list[KeyValuePair]
+    split_error: LineError | None = None
 
     def _expand(self, expander: Expander, words_expander: WordsExpander) -> None:
         self.labels = _expand_pairs(self.labels, expander)
+        _raise_split_error(self)
 
 
 @dataclass(kw_only=True, eq=False)
@@ -259,12 +277,13 @@ class VolumeCommand(Command):
 
     def _expand(self, expander: Expander, words_expander: WordsExpander) -> None:
         volumes = [expander(volume) for volume in self.volumes]
-        if any(volume == "" for volume in volumes):
-            raise DockerfileParseError(
-                "VOLUME specified can not be an empty string",
-                hint="give every VOLUME entry a path, or remove the empty one",
-                location=self.source_location(),
-            )
+        for written, volume in zip(self.volumes, volumes):
+            if volume == "":
+                raise self.error(
+                    "VOLUME specified can not be an empty string",
+                    hint="give every VOLUME entry a path, or remove the empty one",
+                    word=written,
+                )
         self.volumes = volumes
 
 
@@ -347,10 +366,10 @@ class CopyCommand(_CopyBase):
 
     def _expand(self, expander: Expander, words_expander: WordsExpander) -> None:
         if self.from_ and expander(self.from_) != self.from_:
-            raise DockerfileParseError(
+            raise self.error(
                 FROM_EXPANSION_MESSAGE,
                 hint="name the stage with 'FROM $ARG AS name' and use --from=name",
-                location=self.source_location(),
+                word=self.from_,
             )
         self._expand_common(expander)
 
@@ -392,16 +411,22 @@ class Stage:
     filename: str = field(default="Dockerfile", repr=False)
     source_lines: tuple[str, ...] = field(default=(), repr=False)
 
-    def source_location(self, column: int | None = None) -> SourceLocation:
-        """Return the location of the FROM line for an error message."""
-        return SourceLocation(
+    def source_location(self, word: str | Words = None) -> SourceLocation:
+        """Return the location of ``word`` in the FROM line (else of FROM)."""
+        return instruction_location(
             self.filename,
+            self.source_lines,
             self.location.start_line,
-            end_line=self.location.end_line,
-            column=column,
-            lines=self.source_lines,
+            self.location.end_line,
+            word,
         )
 
 
 def _expand_pairs(pairs: list[KeyValuePair], expander: Expander) -> list[KeyValuePair]:
     return [KeyValuePair(expander(p.key), expander(p.value), p.legacy) for p in pairs]
+
+
+def _raise_split_error(command: EnvCommand | LabelCommand) -> None:
+    error = command.split_error
+    if error is not None:
+        raise command.error(str(error), error.hint, error.word)

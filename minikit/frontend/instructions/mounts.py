@@ -23,14 +23,18 @@ _DECIMAL = re.compile(r"[0-9]+\Z")
 _RAM = re.compile(r"(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?\Z")
 _RAM_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 _MAX_UINT32 = 2**32 - 1
+_CSV_HINT = 'quote a whole field that holds a comma or quote, as in "target=/a,b"'
 
 
 class MountError(ValueError):
     """A ``--mount`` value that BuildKit rejects."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, word: str | None = None
+    ) -> None:
         super().__init__(message)
         self.hint = hint
+        self.word = word  # the CSV field at fault, when there is one
 
 
 class _State:
@@ -87,7 +91,12 @@ def _bare_word(state: _State, key: str, field: str) -> None:
         _check_required_allowed(mount)
         mount.required = True
     else:
-        raise MountError(f"invalid field '{field}' must be a key=value pair")
+        raise MountError(
+            f"invalid field '{field}' must be a key=value pair",
+            hint="write key=value; only ro, rw, readonly, readwrite and required "
+            "stand alone",
+            word=field,
+        )
 
 
 def _check_required_allowed(mount: MountSpec) -> None:
@@ -123,7 +132,11 @@ def _apply(state: _State, key: str, text: str, field: str) -> None:
 def _apply_option(mount: MountSpec, key: str, text: str, field: str) -> None:
     if key == "size":
         if mount.type != "tmpfs":
-            raise MountError(f"unexpected key 'size' for mount type '{mount.type}'")
+            raise MountError(
+                f"unexpected key 'size' for mount type '{mount.type}'",
+                hint="size= is only for type=tmpfs; put type=tmpfs before it",
+                word="size=" + text,
+            )
         mount.size = _ram_in_bytes(text)
     elif key == "id":
         mount.id = text
@@ -136,7 +149,9 @@ def _apply_option(mount: MountSpec, key: str, text: str, field: str) -> None:
     else:
         raise MountError(
             f"unexpected key '{key}' in '{field}'",
-            hint=did_you_mean(key, _KEYS, case_sensitive=True),
+            hint=did_you_mean(key, _KEYS, case_sensitive=True)
+            or "see the RUN --mount reference for the keys of each mount type",
+            word=field,
         )
 
 
@@ -145,7 +160,9 @@ def _mount_type(text: str) -> str:
     if lowered not in MOUNT_TYPES:
         raise MountError(
             f'unsupported mount type "{text}"',
-            hint=did_you_mean(text, MOUNT_TYPES, case_sensitive=True),
+            hint=did_you_mean(text, MOUNT_TYPES, case_sensitive=True)
+            or "use type=bind, cache, tmpfs, secret or ssh",
+            word="type=" + text,
         )
     return lowered
 
@@ -155,7 +172,9 @@ def _sharing(text: str) -> str:
     if lowered not in SHARING_MODES:
         raise MountError(
             f'unsupported sharing value "{text}"',
-            hint=did_you_mean(text, SHARING_MODES, case_sensitive=True),
+            hint=did_you_mean(text, SHARING_MODES, case_sensitive=True)
+            or "use sharing=shared, private or locked",
+            word="sharing=" + text,
         )
     return lowered
 
@@ -165,7 +184,11 @@ def _parse_bool(key: str, text: str) -> bool:
         return True
     if text in _BOOL_FALSE:
         return False
-    raise MountError(f"invalid value for {key}: {text}", hint="use true or false")
+    raise MountError(
+        f"invalid value for {key}: {text}",
+        hint="use true or false",
+        word=f"{key}={text}",
+    )
 
 
 def _parse_uint(key: str, text: str) -> int:
@@ -173,7 +196,9 @@ def _parse_uint(key: str, text: str) -> int:
     if pattern.match(text) and int(text, base) <= _MAX_UINT32:
         return int(text, base)
     kind = "an octal number such as 0755" if key == "mode" else "a decimal number"
-    raise MountError(f"invalid value {text} for {key}", hint=f"use {kind}")
+    raise MountError(
+        f"invalid value {text} for {key}", hint=f"use {kind}", word=f"{key}={text}"
+    )
 
 
 def _ram_in_bytes(text: str) -> int:
@@ -186,7 +211,9 @@ def _ram_in_bytes(text: str) -> int:
             match = None
     if match is None:
         raise MountError(
-            f"invalid value for size: {text}", hint="use a size such as 64m or 1g"
+            f"invalid value for size: {text}",
+            hint="use a size such as 64m or 1g",
+            word="size=" + text,
         )
     unit = (match.group(2) or "").lower()
     return int(number * _RAM_UNITS.get(unit, 1))
@@ -197,7 +224,11 @@ def _validate(state: _State) -> None:
     if mount.type not in ("cache", "secret", "ssh"):
         for key in ("mode", "uid", "gid"):
             if getattr(mount, key) is not None:
-                raise MountError(f'{key} not allowed for "{mount.type}" type mounts')
+                raise MountError(
+                    f'{key} not allowed for "{mount.type}" type mounts',
+                    hint=f"{key}= is only for cache, secret and ssh mounts",
+                    word=key + "=",
+                )
     if state.readonly_auto:
         mount.readonly = mount.type not in ("cache", "tmpfs")
     if mount.type == "secret":
@@ -207,21 +238,35 @@ def _validate(state: _State) -> None:
             "ssh does not support source", hint="use id= to pick the agent"
         )
     if mount.sharing and mount.type != "cache":
-        raise MountError(f"invalid cache sharing set for {mount.type} mount")
+        raise MountError(
+            f"invalid cache sharing set for {mount.type} mount",
+            hint="sharing= is only for type=cache",
+            word="sharing=",
+        )
 
 
 def _validate_secret(mount: MountSpec) -> None:
     if mount.from_:
-        raise MountError("secret mount should not have a from")
+        raise MountError(
+            "secret mount should not have a from",
+            hint="remove from=; a secret comes from --secret on the command line",
+            word="from=",
+        )
     if mount.sharing:
-        raise MountError("secret mount should not define sharing")
+        raise MountError(
+            "secret mount should not define sharing",
+            hint="remove sharing= from the secret mount",
+            word="sharing=",
+        )
     if not (mount.source or mount.target or mount.id):
         raise MountError(
             "invalid secret mount. one of source, target required",
             hint="add id=<secret id> or target=<path>",
         )
     if mount.source and mount.id:
-        raise MountError("both source and id can't be set", hint="keep only id=")
+        raise MountError(
+            "both source and id can't be set", hint="keep only id=", word="id="
+        )
 
 
 def _fill_defaults(mount: MountSpec) -> None:
@@ -250,7 +295,8 @@ def split_csv(value: str) -> list[str]:
                 raise MountError(
                     "failed to parse csv mounts: parse error on line 1, "
                     f"column {column}: "
-                    'bare " in non-quoted-field'
+                    'bare " in non-quoted-field',
+                    hint=_CSV_HINT,
                 )
             pos = end
         fields.append(field)
@@ -267,7 +313,8 @@ def _quoted_field(value: str, pos: int) -> tuple[str, int]:
         if end < 0:
             raise MountError(
                 "failed to parse csv mounts: parse error on line 1, column "
-                f'{len(value) + 1}: extraneous or missing " in quoted-field'
+                f'{len(value) + 1}: extraneous or missing " in quoted-field',
+                hint=_CSV_HINT,
             )
         out.append(value[index:end])
         if value.startswith('"', end + 1):
@@ -278,6 +325,7 @@ def _quoted_field(value: str, pos: int) -> tuple[str, int]:
         if after < len(value) and value[after] != ",":
             raise MountError(
                 "failed to parse csv mounts: parse error on line 1, column "
-                f'{after + 1}: extraneous or missing " in quoted-field'
+                f'{after + 1}: extraneous or missing " in quoted-field',
+                hint=_CSV_HINT,
             )
         return "".join(out), after

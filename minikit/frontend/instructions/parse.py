@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from minikit.errors import DockerfileParseError, SourceLocation
+from minikit.errors import DockerfileParseError
 from minikit.frontend.instructions import commands as c
 from minikit.frontend.instructions.bflags import BFlags, FlagError
 from minikit.frontend.instructions.duration import DurationError, parse_duration
 from minikit.frontend.instructions.mounts import MountError, parse_mount
 from minikit.frontend.instructions.suggest import did_you_mean
+from minikit.frontend.location import instruction_location
 from minikit.frontend.parser.heredoc import chomp_heredoc_content, parse_heredoc
 from minikit.frontend.parser.model import Instruction, ParseResult
 from minikit.frontend.shell import Lexer
@@ -80,29 +81,17 @@ class _Request:
         )
 
     def error(
-        self, message: str, *, hint: str | None = None, word: str | None = None
+        self, message: str, *, hint: str | None = None, word: str | c.Words = None
     ) -> DockerfileParseError:
-        line, column = self.find(word)
-        location = SourceLocation(
+        """Return an error at ``word`` in this instruction (else at its keyword)."""
+        location = instruction_location(
             self.filename,
-            line,
-            end_line=self.instruction.end_line,
-            column=column,
-            end_column=column + len(word) if column and word else None,
-            lines=self.lines,
+            self.lines,
+            self.instruction.start_line,
+            self.instruction.end_line,
+            word,
         )
         return DockerfileParseError(message, hint=hint, location=location)
-
-    def find(self, word: str | None) -> tuple[int, int | None]:
-        """Return the line and 1-based column where ``word`` first appears."""
-        start = self.instruction.start_line
-        if not word:
-            return start, None
-        for number in range(start, min(self.instruction.end_line, len(self.lines)) + 1):
-            column = self.lines[number - 1].find(word)
-            if column >= 0:
-                return number, column + 1
-        return start, None
 
     def parse_flags(self) -> None:
         try:
@@ -146,43 +135,64 @@ def parse_instructions(result: ParseResult) -> tuple[list[c.Stage], list[c.ArgCo
 
 def _unknown_instruction(request: _Request) -> DockerfileParseError:
     word = request.instruction.raw_keyword
-    hint = did_you_mean(word, INSTRUCTION_NAMES, case_sensitive=False)
+    hint = did_you_mean(word, INSTRUCTION_NAMES, case_sensitive=False) or (
+        "check the spelling, and whether the line above should end with a "
+        "continuation character"
+    )
     return request.error(f"unknown instruction: {word}", hint=hint, word=word or None)
 
 
 def _at_least_one(request: _Request) -> None:
     if not request.args:
-        raise request.error(f"{request.name} requires at least one argument")
+        raise request.error(
+            f"{request.name} requires at least one argument",
+            hint=f"give {request.name} its arguments on the same line",
+        )
 
 
 def _exactly_one(request: _Request) -> None:
     if len(request.args) != 1:
-        raise request.error(f"{request.name} requires exactly one argument")
+        raise request.error(
+            f"{request.name} requires exactly one argument",
+            hint=f"give {request.name} one value; quote nothing, the whole rest of "
+            "the line is the value",
+        )
 
 
 def parse_env(request: _Request) -> c.EnvCommand:
     """ENV k=v ... or ENV k v."""
     _at_least_one(request)
     request.parse_flags()
-    return request.build(c.EnvCommand, env=_pairs(request))
+    split_error = request.instruction.deferred_error
+    return request.build(c.EnvCommand, env=_pairs(request), split_error=split_error)
 
 
 def parse_label(request: _Request) -> c.LabelCommand:
     """LABEL k=v ..."""
     _at_least_one(request)
     request.parse_flags()
-    return request.build(c.LabelCommand, labels=_pairs(request))
+    split_error = request.instruction.deferred_error
+    return request.build(
+        c.LabelCommand, labels=_pairs(request), split_error=split_error
+    )
 
 
 def _pairs(request: _Request) -> list[c.KeyValuePair]:
     args = request.args
     if len(args) % 3:
-        raise request.error(f"Bad input to {request.name}, too many arguments")
+        raise request.error(
+            f"Bad input to {request.name}, too many arguments",
+            hint=f"write {request.name} name=value pairs",
+        )
     pairs = []
     for index in range(0, len(args), 3):
         key, value, delimiter = args[index : index + 3]
         if key == "":
-            raise request.error(f"{request.name} names can not be blank")
+            raise request.error(
+                f"{request.name} names can not be blank",
+                hint="put a name before every '='",
+                word="=" + value if value else None,
+            )
         pairs.append(c.KeyValuePair(key, value, legacy=delimiter == ""))
     return pairs
 
@@ -249,16 +259,23 @@ def parse_onbuild(request: _Request) -> c.OnbuildCommand:
     """ONBUILD <instruction>."""
     sub = request.instruction.sub
     if sub is None:
-        raise request.error("ONBUILD requires at least one argument")
+        raise request.error(
+            "ONBUILD requires at least one argument",
+            hint="write ONBUILD <instruction>, such as ONBUILD RUN make",
+        )
     request.parse_flags()
     trigger = sub.raw_keyword.strip().upper()
     if trigger == "ONBUILD":
         raise request.error(
-            "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", word=sub.raw_keyword
+            "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+            hint="give ONBUILD one instruction to run in the child build",
+            word=sub.original,
         )
     if trigger in ("MAINTAINER", "FROM"):
         raise request.error(
-            f"{trigger} isn't allowed as an ONBUILD trigger", word=sub.raw_keyword
+            f"{trigger} isn't allowed as an ONBUILD trigger",
+            hint="use ONBUILD with RUN, COPY, ENV or another build instruction",
+            word=sub.original,
         )
     expression = _ONBUILD_PREFIX.sub("", request.instruction.original, count=1)
     for doc in request.instruction.heredocs:
@@ -294,7 +311,10 @@ def parse_volume(request: _Request) -> c.VolumeCommand:
     for volume in request.args:
         volume = volume.strip()
         if volume == "":
-            raise request.error("VOLUME specified can not be an empty string")
+            raise request.error(
+                "VOLUME specified can not be an empty string",
+                hint="give every VOLUME entry a path, or remove the empty one",
+            )
         volumes.append(volume)
     return request.build(c.VolumeCommand, volumes=volumes)
 
@@ -313,7 +333,9 @@ def parse_arg(request: _Request) -> c.ArgCommand:
     for word in request.args:
         key, has_value, value = word.partition("=")
         if has_value and key == "":
-            raise request.error("ARG names can not be blank", word=word)
+            raise request.error(
+                "ARG names can not be blank", hint="write ARG NAME=value", word=word
+            )
         comment = _description(request.instruction.prev_comment, key)
         pairs.append(c.KeyValuePairOptional(key, value if has_value else None, comment))
     return request.build(c.ArgCommand, args=pairs)
@@ -324,7 +346,9 @@ def parse_shell(request: _Request) -> c.ShellCommand:
     request.parse_flags()
     command = _command_line(request)
     if not command:
-        raise request.error("SHELL requires at least one argument")
+        raise request.error(
+            "SHELL requires at least one argument", hint='write SHELL ["/bin/sh", "-c"]'
+        )
     if not request.instruction.json:
         raise request.error(
             "SHELL requires the arguments to be in JSON form",
@@ -419,7 +443,9 @@ def _parse_mounts(request: _Request, values: list[str]) -> list[c.MountSpec]:
                 continue
             parse_mount(value, None)
         except MountError as exc:
-            raise request.error(str(exc), hint=exc.hint, word=value) from None
+            raise request.error(
+                str(exc), hint=exc.hint, word=(exc.word, value)
+            ) from None
         try:
             mounts.append(parse_mount(value, lambda word: word))
         except MountError:
@@ -434,7 +460,10 @@ def parse_healthcheck(request: _Request) -> c.HealthcheckCommand:
     if kind == "NONE":
         # Like BuildKit, flags on HEALTHCHECK NONE are not checked.
         if len(request.args) > 1:
-            raise request.error("HEALTHCHECK NONE takes no arguments")
+            raise request.error(
+                "HEALTHCHECK NONE takes no arguments",
+                hint="write HEALTHCHECK NONE alone to disable the base image's check",
+            )
         return request.build(c.HealthcheckCommand, test=["NONE"])
 
     names = ("interval", "timeout", "start-period", "start-interval", "retries")
@@ -467,7 +496,10 @@ def _health_test(request: _Request) -> list[str]:
     else:
         command, kind = [" ".join(rest)] if rest else [], "CMD-SHELL"
     if not command:
-        raise request.error("Missing command after HEALTHCHECK CMD")
+        raise request.error(
+            "Missing command after HEALTHCHECK CMD",
+            hint='write HEALTHCHECK CMD <command>, such as CMD ["curl", "-f", "x"]',
+        )
     return [kind, *command]
 
 
@@ -483,7 +515,11 @@ def _interval(request: _Request, name: str, text: str) -> float | None:
     if seconds == 0:
         return None
     if seconds < _MINIMUM_DURATION:
-        raise request.error(f'Interval "{name}" cannot be less than 1ms', word=text)
+        raise request.error(
+            f'Interval "{name}" cannot be less than 1ms',
+            hint="use 0 to inherit the base image's value, or at least 1ms",
+            word=text,
+        )
     return seconds
 
 
@@ -500,7 +536,11 @@ def _retries(request: _Request, text: str) -> int | None:
         )
     retries = int(text)
     if retries < 0:
-        raise request.error(f"--retries cannot be negative ({retries})", word=text)
+        raise request.error(
+            f"--retries cannot be negative ({retries})",
+            hint="use 0 or more retries",
+            word=text,
+        )
     return retries
 
 

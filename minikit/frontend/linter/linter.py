@@ -20,10 +20,11 @@ _SECRET_WORDS = (
     "apikey|auth|credential|credentials|key|password|pword|passwd|secret|token"
 )
 _SECRET_KEY = re.compile(rf"(?i)(?:_|^)(?:{_SECRET_WORDS})(?:_|$)")
-_ALLOWED_KEY = re.compile(r"(?i)(?:_|^)(?:public)(?:_|$)")
+_ALLOWED_KEY = re.compile(r"(?i)(?:_|^)(?:public|file|version)(?:_|$)")
 _RESERVED_STAGE_NAMES = ("context", "scratch")
 _SINGLE_USE = ("CMD", "ENTRYPOINT", "HEALTHCHECK")
 _TARGET_PLATFORM = ("$TARGETPLATFORM", "${TARGETPLATFORM}")
+_PARSER_RULE_MESSAGES = {"NoEmptyContinuation": "Empty continuation line"}
 
 
 @dataclass
@@ -148,7 +149,9 @@ class Linter:
     ) -> None:
         """Run every rule that needs only the parsed Dockerfile."""
         for warning in result.warnings:
-            self.report(warning.rule, warning.message, warning.line)
+            # BuildKit reports the rule's own short text, not the parser's.
+            message = _PARSER_RULE_MESSAGES.get(warning.rule, warning.message)
+            self.report(warning.rule, message, warning.line)
         self._check_casing(result.instructions)
         self._check_from_lines(result.instructions)
         for arg in meta_args:
@@ -265,6 +268,11 @@ class Linter:
                 )
 
     def _check_command(self, command: c.Command, facts: _StageFacts) -> None:
+        # NOTE: BuildKit runs JSONArgsRecommended, WorkdirRelativePath and
+        # MultipleInstructionsDisallowed while dispatching, so a build warns only
+        # for the stages it builds, and a SHELL in the base image's config also
+        # silences JSONArgsRecommended. These checks see every stage and only
+        # this Dockerfile's SHELL instructions.
         line = command.location.start_line
         if isinstance(command, c.ShellCommand):
             facts.shell_set = True

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from minikit.errors import DockerfileParseError
+from minikit.frontend.location import instruction_location
 from minikit.frontend.parser.dump import dump
 from minikit.frontend.parser.model import (
     Heredoc,
@@ -38,5 +40,21 @@ def parse(data: bytes | str, filename: str = "Dockerfile") -> ParseResult:
 
 
 def debug_parse(path: Path) -> str:
-    """Return the AST dump of the Dockerfile at ``path``."""
-    return dump(parse(path.read_bytes(), filename=str(path)))
+    """Return the AST dump of the Dockerfile at ``path``.
+
+    Raise the error that BuildKit's parser raises for an ENV or LABEL word
+    split inside ``${...}``, which only the converter reports otherwise.
+    """
+    result = parse(path.read_bytes(), filename=str(path))
+    for instruction in result.instructions:
+        error = instruction.deferred_error
+        if error is not None:
+            location = instruction_location(
+                result.filename,
+                result.lines,
+                instruction.start_line,
+                instruction.end_line,
+                error.word,
+            )
+            raise DockerfileParseError(str(error), hint=error.hint, location=location)
+    return dump(result)

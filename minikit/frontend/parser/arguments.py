@@ -33,11 +33,32 @@ NAMEVAL_KEYWORDS = frozenset({"env", "label"})
 
 
 class LineError(ValueError):
-    """An instruction line that BuildKit's parser rejects, with a hint for the user."""
+    """An instruction line that BuildKit's parser rejects, with a hint for the user.
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    ``word`` is the part of the line at fault, for the error's column.
+    """
+
+    def __init__(
+        self, message: str, hint: str | None = None, word: str | None = None
+    ) -> None:
         super().__init__(message)
         self.hint = hint
+        self.word = word
+
+
+class BracedValueError(LineError):
+    """An ENV or LABEL word split on a blank inside ``${...}``.
+
+    BuildKit's word splitter ignores braces, so ``ENV X=${Y:?Y is unset}``
+    fails with "can't find =". ``triples`` contains the pairs read with each
+    ``${...}`` kept whole; the converter expands them first and reports an
+    expansion error (such as the ``:?`` message) when there is one, and this
+    error otherwise.
+    """
+
+    def __init__(self, error: LineError, triples: list[str]) -> None:
+        super().__init__(str(error), error.hint, error.word)
+        self.triples = triples
 
 
 @dataclass(slots=True)
@@ -50,6 +71,8 @@ class Shape:
     json: bool = False
     sub: Shape | None = None
     original: str = ""
+    # An ENV/LABEL error that the converter reports after expansion.
+    deferred_error: LineError | None = None
 
 
 class _NotJSON(ValueError):
@@ -92,7 +115,9 @@ def parse_json_array(rest: str) -> list[str] | None:
         return None
     if not all(isinstance(item, str) for item in value):
         raise LineError(
-            NOT_STRING_ARRAY, hint='quote every element, as in ["echo", "1"]'
+            NOT_STRING_ARRAY,
+            hint='quote every element, as in ["echo", "1"]',
+            word=text.split(None, 1)[0],
         )
     # Go's decoder turns invalid UTF-8 and lone surrogate escapes into U+FFFD.
     return [_SURROGATE.sub("\ufffd", item) for item in value]
@@ -137,19 +162,51 @@ def name_values(words: list[str], rest: str, keyword: str) -> list[str]:
             raise LineError(
                 f"{keyword} must have two arguments",
                 hint=f"give a value: {keyword} NAME=value",
+                word=parts[0],
             )
         return [parts[0], parts[1], ""]
     triples: list[str] = []
     for word in words:
         key, sep, value = word.partition("=")
         if not sep:
-            raise LineError(
+            error = LineError(
                 f"Syntax error - can't find = in {quote(word)}. "
                 "Must be of the form: name=value",
-                hint="write every word as name=value, quoting values with spaces",
+                hint="write every word as name=value, and quote a value with "
+                'blanks, as in NAME="a b"',
+                word=word,
             )
+            merged = _join_braced_words(words)
+            if merged is None:
+                raise error
+            raise BracedValueError(error, name_values(merged, rest, keyword))
         triples += (key, value, "=")
     return triples
+
+
+def set_name_values(shape: Shape, words: list[str], rest: str, keyword: str) -> None:
+    """Set ``shape.args`` to the ENV/LABEL triples, deferring a braced-value error."""
+    try:
+        shape.args = name_values(words, rest, keyword)
+    except BracedValueError as exc:
+        shape.args = exc.triples
+        shape.deferred_error = exc
+
+
+def _join_braced_words(words: list[str]) -> list[str] | None:
+    """Rejoin words split inside ``${...}``; None if that leaves a word without ``=``."""
+    joined: list[str] = []
+    depth = 0
+    for word in words:
+        if depth > 0:
+            joined[-1] += " " + word
+        else:
+            joined.append(word)
+        depth += word.count("${") - word.count("}")
+        depth = max(depth, 0)
+    if len(joined) == len(words) or any("=" not in word for word in joined):
+        return None
+    return joined
 
 
 def strip_args(rest: str) -> str:

@@ -192,7 +192,8 @@ class _ShapeBuilder:
 
     def _nameval_form(self, shape: Shape, rest: list[Any]) -> None:
         words, text = self._quoted_words(_first(rest))
-        shape.args = arguments.name_values(words, text, go_lower(shape.keyword).upper())
+        keyword = go_lower(shape.keyword).upper()
+        arguments.set_name_values(shape, words, text, keyword)
 
     def _arg_form(self, shape: Shape, rest: list[Any]) -> None:
         shape.args = self._quoted_words(_first(rest))[0]

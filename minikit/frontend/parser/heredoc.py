@@ -74,10 +74,14 @@ def parse_heredoc(word: str) -> Heredoc | None:
             return None
         raw_names = _raw_name_lexer.process_words(rest, {})
     except ShellExpansionError as exc:
-        raise LineError(str(exc), hint="quote the heredoc delimiter in full") from None
+        raise LineError(
+            str(exc), hint="quote the heredoc delimiter in full", word=rest
+        ) from None
     if len(raw_names) != 1:
         raise LineError(
-            f"internal lexing of heredoc produced inconsistent results: {rest}"
+            f"internal lexing of heredoc produced inconsistent results: {rest}",
+            hint="write the delimiter as one word, such as <<EOF or <<'EOF'",
+            word=rest,
         )
     name = names[0]
     raw = raw_names[0]

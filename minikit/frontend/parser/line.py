@@ -106,7 +106,7 @@ def _dispatch(
         if name == "arg":
             shape.args = words
         else:
-            shape.args = arguments.name_values(words, args, name.upper())
+            arguments.set_name_values(shape, words, args, name.upper())
     elif name == "healthcheck":
         return _health(shape, args) if ascii_only else None
     elif name == "onbuild":

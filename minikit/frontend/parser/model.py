@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from minikit.frontend.parser.arguments import LineError
 
 
 @dataclass
@@ -38,6 +42,9 @@ class Instruction:
     end_line: int  # 1-based last physical line, heredoc bodies included
     prev_comment: list[str]  # comment lines directly above, without "#"
     raw_keyword: str = ""  # the keyword as written, e.g. "Run"
+    # An ENV/LABEL word split inside ${...}: BuildKit rejects the line, and the
+    # converter raises this unless expanding the value fails first.
+    deferred_error: LineError | None = None
 
     def __post_init__(self) -> None:
         if not self.raw_keyword:

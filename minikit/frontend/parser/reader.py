@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from minikit.errors import DockerfileParseError, SourceLocation
+from minikit.frontend.location import instruction_location
 from minikit.frontend.parser.arguments import LineError, Shape
 from minikit.frontend.parser.gotext import (
     GO_SPACES,
@@ -76,9 +77,11 @@ class _Reader:
         self.warnings: list[ParseWarning] = []
         self.instructions: list[Instruction] = []
 
-    def location(self, line: int, end_line: int | None = None) -> SourceLocation:
-        return SourceLocation(
-            self.filename, line, end_line=end_line, lines=self.source_lines
+    def location(
+        self, line: int, end_line: int | None = None, word: str | None = None
+    ) -> SourceLocation:
+        return instruction_location(
+            self.filename, self.source_lines, line, end_line, word
         )
 
     def error(
@@ -87,9 +90,10 @@ class _Reader:
         line: int,
         end_line: int | None = None,
         hint: str | None = None,
+        word: str | None = None,
     ) -> DockerfileParseError:
         return DockerfileParseError(
-            message, hint=hint, location=self.location(line, end_line)
+            message, hint=hint, location=self.location(line, end_line, word)
         )
 
     def run(self) -> ParseResult:
@@ -149,6 +153,7 @@ class _Reader:
                 f"only one {key} parser directive can be used",
                 self.current,
                 hint=f"remove the extra '# {key}=' line",
+                word=match.group(1),
             )
         value = match.group(2)
         if key == "escape":
@@ -162,6 +167,7 @@ class _Reader:
                 f"invalid escape token '{value}' does not match ` or \\",
                 self.current,
                 hint="use '# escape=\\' or '# escape=`'",
+                word=value,
             )
         self.escape_token = value
         self.continuation = continuation_regex(value)
@@ -185,7 +191,15 @@ class _Reader:
         try:
             shape = parse_line(line, self.escape_token)
         except LineError as exc:
-            raise self.error(str(exc), start_line, self.current, exc.hint) from None
+            raise self.error(
+                str(exc), start_line, self.current, exc.hint, exc.word
+            ) from None
+        deferred = shape.sub.deferred_error if shape.sub is not None else None
+        if deferred is not None:
+            # An ONBUILD trigger is not expanded here, so nothing can come first.
+            raise self.error(
+                str(deferred), start_line, self.current, deferred.hint, deferred.word
+            )
         heredocs = self.read_heredocs(shape, line, start_line)
         self.instructions.append(
             _instruction(shape, heredocs, start_line, self.current, comments)
@@ -224,7 +238,9 @@ class _Reader:
         try:
             docs = heredocs_from_line(line)
         except LineError as exc:
-            raise self.error(str(exc), start_line, self.current, exc.hint) from None
+            raise self.error(
+                str(exc), start_line, self.current, exc.hint, exc.word
+            ) from None
         for doc in docs:
             doc.content = self.read_heredoc_body(doc, start_line)
         return docs
@@ -248,7 +264,9 @@ class _Reader:
             "unterminated heredoc",
             start_line,
             self.current,
-            hint=f"end the heredoc with a line that holds only {doc.name!r}",
+            hint=f"end the heredoc with a line that holds only {doc.name!r}, "
+            "with no blanks before it (or tabs only, after <<-)",
+            word="<<",
         )
 
 
@@ -289,6 +307,7 @@ def _instruction(
         end,
         comments,
         shape.keyword,
+        shape.deferred_error,
     )
 
 
