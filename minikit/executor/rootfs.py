@@ -28,6 +28,7 @@ from minikit.executor.syscalls import (
     MS_STRICTATIME,
     SetupError,
     mount,
+    open_in_root,
     pivot_root,
     set_readonly,
     umount,
@@ -279,15 +280,35 @@ def mount_one(root: str, spec: MountSpec, secrets_dir: str) -> None:
 
 
 def _mount_bind(root: str, spec: MountSpec) -> None:
+    if spec.selector:
+        try:
+            descriptor = open_in_root(spec.source, spec.selector)
+        except SetupError as error:
+            raise SetupError(
+                f"failed to mount {spec.dest}: source path {spec.selector} not found "
+                "inside the mounted folder",
+                hint="create the path in an earlier RUN (symlinks in it resolve "
+                "inside the mounted folder, never outside it)",
+                errno_value=error.errno_value,
+            ) from error
+        try:
+            _bind_source(root, spec, f"/proc/self/fd/{descriptor}")
+        finally:
+            os.close(descriptor)
+        return
+    _bind_source(root, spec, spec.source)
+
+
+def _bind_source(root: str, spec: MountSpec, source: str) -> None:
     try:
-        is_directory = os.path.isdir(spec.source)
-        os.stat(spec.source)
+        is_directory = os.path.isdir(source)
+        os.stat(source)
     except OSError as error:
         raise SetupError.from_os_error(
             "mount bind source", spec.source, error
         ) from error
     target = make_destination(root, spec.dest, is_directory)
-    mount(spec.source, target, None, MS_BIND | MS_REC)
+    mount(source, target, None, MS_BIND | MS_REC)
     if spec.readonly:
         set_readonly(target, recursive=True)
 

@@ -60,6 +60,8 @@ _DEFAULT_SIGNALS = (
     signal.SIGQUIT,
 )
 INIT_NAME = b"minikit-init"
+# Signals init passes on to the command.
+_FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # Positions of arg_start and arg_end in /proc/PID/stat (proc(5)).
 _ARG_START_FIELD = 48
 _ARG_END_FIELD = 49
@@ -256,6 +258,10 @@ def _init(request: RunRequest, channels: RunChannels, config: SandboxConfig) -> 
             "change to working directory", spec.cwd, error
         ) from error
     _switch_identity(spec, identity, config)
+    # Init inherits SIGTERM and SIGINT ignored from the helper. Blocked until
+    # the forwarding handlers are in place, a signal the command sends to
+    # pid 1 right away is held and forwarded instead of dropped.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED_SIGNALS)
     command_pid = spawn_command(spec.args, environment, channels)
 
     os.close(channels.stdout)
@@ -366,8 +372,9 @@ def _reap_until_exit(command_pid: int) -> int:
         except ProcessLookupError:
             pass
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    for signum in _FORWARDED_SIGNALS:
+        signal.signal(signum, forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED_SIGNALS)
     while True:
         pid, wait_status = os.wait()
         if pid == command_pid:

@@ -61,6 +61,11 @@ _PIVOT_ROOT = {
     "s390x": 217,
 }
 _MOUNT_SETATTR = 442
+_OPENAT2 = 437
+
+# openat2(2) resolve flags (linux/openat2.h).
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_IN_ROOT = 0x10
 
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -206,6 +211,45 @@ def set_readonly(target: str, recursive: bool) -> None:
     if ctypes.get_errno() != errno.ENOSYS:
         raise _fail("make read-only", target)
     mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(target))
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [
+        ("flags", ctypes.c_uint64),
+        ("mode", ctypes.c_uint64),
+        ("resolve", ctypes.c_uint64),
+    ]
+
+
+def open_in_root(root: str, path: str) -> int:
+    """Open ``path`` as an ``O_PATH`` descriptor, resolved as if ``root`` were ``/``.
+
+    openat2(2) with RESOLVE_IN_ROOT (Linux 5.6) resolves every component in
+    one step, so a symlink swapped in by a concurrent RUN still cannot lead
+    outside ``root``. Raises ``SetupError`` when ``root`` or ``path`` does not
+    exist.
+    """
+    try:
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as error:
+        raise SetupError.from_os_error("open", root, error) from error
+    try:
+        how = _OpenHow(
+            flags=os.O_PATH | os.O_CLOEXEC,
+            resolve=RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        )
+        result = _libc.syscall(
+            ctypes.c_long(_OPENAT2),
+            ctypes.c_int(root_fd),
+            os.fsencode(path),
+            ctypes.byref(how),
+            ctypes.c_size_t(ctypes.sizeof(how)),
+        )
+        if result < 0:
+            raise _fail("open", path)
+        return int(result)
+    finally:
+        os.close(root_fd)
 
 
 def locked_flags(target: str) -> int:

@@ -46,10 +46,13 @@ class BuildNamespace:
 class MountSpec:
     """A mount inside a RUN at ``dest``, created as a mount stub when missing.
 
-    ``source`` is a host path for ``bind`` and ``socket``. ``size`` is the
-    tmpfs size in bytes (0 keeps the kernel default). ``data`` is the content
-    of a secret and never appears in ``repr``. ``uid``, ``gid`` and ``mode``
-    apply to a secret file and to a tmpfs root (``mode`` only).
+    ``source`` is a host path for ``bind`` and ``socket``. A ``bind`` with a
+    ``selector`` mounts that path inside ``source``, resolved when the RUN
+    starts as if ``source`` were ``/``, so a symlink that a concurrent RUN
+    puts there cannot lead outside ``source``. ``size`` is the tmpfs size in
+    bytes (0 keeps the kernel default). ``data`` is the content of a secret
+    and never appears in ``repr``. ``uid``, ``gid`` and ``mode`` apply to a
+    secret file and to a tmpfs root (``mode`` only).
     """
 
     dest: str
@@ -61,6 +64,7 @@ class MountSpec:
     uid: int = 0
     gid: int = 0
     mode: int | None = None
+    selector: str = ""
 
 
 @dataclass(frozen=True)
