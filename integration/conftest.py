@@ -103,3 +103,45 @@ def rootless_minikit(
 def oci_tools() -> OciTools:
     """skopeo and umoci helpers for checking archives minikit writes."""
     return OciTools()
+
+
+# -- Git and SSH servers, for the secret, SSH and Git source tests -------------
+
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from fixtures.git_server import GitServers, start_git_servers  # noqa: E402
+from fixtures.sshd import SSHServer, make_tool_tree, start_sshd  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def git_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServers]:
+    """Smart-HTTP Git servers on 127.0.0.1 and 127.0.0.2 over the same repositories."""
+    servers = start_git_servers(tmp_path_factory.mktemp("git-servers"))
+    try:
+        yield servers
+    finally:
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
+    """OpenSSH's sshd on 127.0.0.1, accepting ``sshd.client_key`` for root."""
+    if os.geteuid() != 0:
+        pytest.skip(f"sshd needs root to log users in; these tests run as uid {os.geteuid()}")
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def ssh_tools() -> Iterator[Path]:
+    """A world-readable folder with ssh, ssh-add and git and their libraries."""
+    folder = Path(tempfile.mkdtemp(prefix="minikit-ssh-tools-", dir="/tmp"))
+    os.chmod(folder, 0o755)
+    try:
+        yield make_tool_tree(folder / "tree")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -23,7 +23,8 @@ def add_build_parser(subparsers: Any) -> None:
     parser.add_argument(
         "context",
         metavar="CONTEXT",
-        help="build context folder (PATH), or - to read a Dockerfile from stdin",
+        help="build context: a folder (PATH), a Git URL, or - to read a Dockerfile "
+        "from stdin",
     )
     parser.set_defaults(handler=run_build_command)
 
@@ -186,7 +187,8 @@ def add_build_flags(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         default=0,
-        help="steps to run at once (default: the number of CPUs)",
+        help="steps to run at once (default: the number of CPUs, at least 4, "
+        "so steps that wait on sleep or the network overlap even on small machines)",
     )
     add(
         "--explain-cache",
@@ -207,6 +209,7 @@ def request_from_args(args: argparse.Namespace, cwd: Path) -> Any:
         parse_ssh,
     )
     from minikit.session.secrets import parse_secret_flag
+    from minikit.source.gitref import is_git_url
     from minikit.worker.request import BuildRequest, OutputSpec
 
     build_args: dict[str, str] = {}
@@ -224,8 +227,12 @@ def request_from_args(args: argparse.Namespace, cwd: Path) -> Any:
         )
     context_text = args.context
     dockerfile_text = None
+    context_url = ""
     if context_text == "-":
         dockerfile_text = sys.stdin.buffer.read()
+        context = cwd
+    elif is_git_url(context_text):
+        context_url = context_text
         context = cwd
     else:
         context = Path(context_text)
@@ -242,6 +249,7 @@ def request_from_args(args: argparse.Namespace, cwd: Path) -> Any:
     }
     return BuildRequest(
         context=context,
+        context_url=context_url,
         dockerfile=dockerfile,
         dockerfile_text=dockerfile_text,
         build_args=build_args,
@@ -302,7 +310,12 @@ def run_build_command(args: argparse.Namespace) -> int:
 
     from minikit.worker import default_root
 
+    from minikit.session.secrets import read_secret_values
+    from minikit.session.ssh import check_ssh_flags
+
     request = request_from_args(args, Path.cwd())
+    request.secrets = read_secret_values(request.secrets, request.cwd)
+    check_ssh_flags(request.ssh)
     mode = progress_mode(args)
     # Decided before entering the user namespace, where everyone is uid 0.
     request.root = request.root or default_root()
@@ -329,7 +342,8 @@ def run_build_command(args: argparse.Namespace) -> int:
     worker.close()
     print_warnings_summary(renderer, sys.stderr)
     _report_result(args, request, result, mode)
-    return 0
+    # Like buildx, --check fails when a build check found something.
+    return 1 if request.check_only and result.warnings else 0
 
 
 def _enter_namespace(request: Any) -> Any:
@@ -345,10 +359,10 @@ def _report_result(
 ) -> None:
     if request.check_only:
         count = len(result.warnings)
-        if count:
-            sys.stderr.write(
-                f"Check complete, {count} warning{'s' if count != 1 else ''} found\n"
-            )
+        if count == 1:
+            sys.stderr.write("Check complete, 1 warning has been found!\n")
+        elif count:
+            sys.stderr.write(f"Check complete, {count} warnings have been found!\n")
         else:
             sys.stderr.write("Check complete, no warnings found.\n")
         return

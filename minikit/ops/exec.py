@@ -1,11 +1,12 @@
 """The exec op: run a RUN's process on a snapshot and keep what it changed.
 
-The root mount is prepared writable by the snapshotter; the other mounts
-become executor mount specs: binds from snapshots (read-only views, or
-writable throw-away copies for ``rw``), from local folders, cache folders
-under ``--root``, tmpfs, secret files and SSH agent sockets. Secrets travel
-as bytes straight to the executor and never enter the cache key, argv, the
-environment of minikit itself, or any message.
+The snapshotter prepares the root mount writable. The other mounts become
+executor mount specs: binds from snapshots (read-only views, or writable
+throw-away copies for ``rw``), local folders filtered by ``.dockerignore``
+and copied into store layers, cache folders under ``--root``, tmpfs,
+secret files and SSH agent sockets. Secrets travel as bytes straight to the
+executor and never enter the cache key, argv, the environment of minikit
+itself, or any message.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import stat
 import threading
 from collections import deque
 from contextlib import ExitStack, contextmanager
@@ -28,15 +30,18 @@ from minikit.errors import (
     SSHError,
 )
 from minikit.llb import NO_INDEX, ExecOp, Mount, OpMetadata
-from minikit.ops.copy import CopyOptions, enumerate_source
+from minikit.ops.copy import CopyOptions, enumerate_source, expand_source
 from minikit.ops.services import OpServices
 from minikit.solver.types import LocalResult, Result, RunContext, SnapshotResult
-from minikit.source.local import checksum_entries
+from minikit.source.local import checksum_entries, entry_digest
 from minikit.util.digest import digest_of, sha256_digest
 from minikit.util.fs import clean_path, resolve_in_root
 
 # Lines of output kept for the error message of a failed RUN.
 TAIL_LINES = 10
+# The name of the copied selection inside a local-bind layer: a folder, or a
+# file when the bind mounts one file.
+LOCAL_COPY_NAME = "content"
 
 # Locks for cache mounts shared with sharing=locked, per cache folder.
 _locks: dict[str, threading.Lock] = {}
@@ -65,8 +70,14 @@ class ExecOpImpl:
         for mount in self.op.mounts:
             if mount.input != index or mount.type != "bind":
                 continue
-            options = CopyOptions(source_filter=self.services.filters.get(result.name))
-            entries = enumerate_source(result.root, mount.selector or "/", options)
+            options = CopyOptions(
+                source_filter=self.services.filters.get(result.name),
+                allow_wildcard=False,
+            )
+            selector = mount.selector or "/"
+            # Raises SolveError when the path is missing or .dockerignore hides it.
+            expand_source(result.root, selector, options)
+            entries = enumerate_source(result.root, selector, options)
             parts.append(
                 [mount.dest, checksum_entries(entries, self.services.digests)[0]]
             )
@@ -179,14 +190,7 @@ class ExecOpImpl:
                     )
                 )
             elif mount.type == "cache":
-                specs.append(
-                    MountSpec(
-                        dest,
-                        "bind",
-                        str(self._cache_dir(mount, inputs, stack)),
-                        mount.readonly,
-                    )
-                )
+                specs.append(self._cache_mount(mount, dest, inputs, stack))
             elif mount.type == "tmpfs":
                 size = mount.tmpfs.size if mount.tmpfs else 0
                 specs.append(MountSpec(dest, "tmpfs", size=size))
@@ -205,9 +209,9 @@ class ExecOpImpl:
     ) -> Path:
         result = inputs[mount.input] if mount.input != NO_INDEX else SnapshotResult()
         if isinstance(result, LocalResult):
-            # NOTE: a bind mount of the context shows the whole folder; files
-            # that .dockerignore excludes are not hidden from it.
-            return resolve_in_root(result.root, mount.selector or "/")
+            return self._local_copy(
+                result, mount.selector or "/", mount.readonly, stack
+            )
         assert isinstance(result, SnapshotResult)
         if mount.readonly:
             root = stack.enter_context(self.services.readonly(result.chain))
@@ -217,11 +221,88 @@ class ExecOpImpl:
             root = tree.path
         return resolve_in_root(root, mount.selector or "/")
 
+    def _local_copy(
+        self, result: LocalResult, selector: str, readonly: bool, stack: ExitStack
+    ) -> Path:
+        """Mount ``selector`` of a local folder for one RUN, as COPY would see it.
+
+        The selection leaves out what ``.dockerignore`` excludes and gives every
+        file the owner 0:0, as BuildKit's context transfer does. It is copied
+        once into a store layer named by its content and mtimes, which later
+        RUNs and builds mount again. A ``rw`` mount writes to a throw-away upper
+        folder, so nothing reaches the user's folder.
+        """
+        options = CopyOptions(
+            source_filter=self.services.filters.get(result.name),
+            allow_wildcard=False,
+            reset_owner=True,
+        )
+        expand_source(result.root, selector, options)
+        entries = enumerate_source(result.root, selector, options)
+        origin = "local-bind:" + self._local_digest(entries)
+        layer_id = self.services.store.find_layer_by_origin(origin)
+        if layer_id is None:
+            layer_id = self._commit_local_copy(result.root, selector, options, origin)
+        if readonly:
+            root = stack.enter_context(self.services.readonly((layer_id,)))
+        else:
+            tree = stack.enter_context(self.services.writable((layer_id,)))
+            assert tree.path is not None
+            root = tree.path
+        return root / LOCAL_COPY_NAME
+
+    def _local_digest(self, entries: list[Any]) -> str:
+        # The content checksum leaves out mtimes, which a RUN can see.
+        total = hashlib.sha256()
+        for entry in entries:
+            line = entry_digest(entry, self.services.digests)
+            text = f"{line}\0{entry.info.st_mtime_ns}\n"
+            total.update(text.encode("utf-8", "surrogateescape"))
+        return "sha256:" + total.hexdigest()
+
+    def _commit_local_copy(
+        self, root: Path, selector: str, options: CopyOptions, origin: str
+    ) -> str:
+        from minikit.ops.copy import copy as copy_tree
+
+        staged = self.services.store.make_temp_dir("bind-")
+        try:
+            copy_tree(root, selector, staged, "/" + LOCAL_COPY_NAME, options)
+            target = staged / LOCAL_COPY_NAME
+            top = os.stat(resolve_in_root(root, selector))
+            if target.is_dir():
+                os.chmod(target, stat.S_IMODE(top.st_mode))
+                os.utime(target, ns=(top.st_atime_ns, top.st_mtime_ns))
+            os.chmod(staged, 0o755)
+        except BaseException:
+            remove_tree(staged)
+            raise
+        return self.services.store.commit_layer(staged, origin=origin)
+
+    def _cache_mount(
+        self, mount: Mount, dest: str, inputs: list[Result], stack: ExitStack
+    ) -> Any:
+        from minikit.executor import MountSpec
+
+        assert mount.cache is not None
+        folder = self._cache_dir(mount, inputs, stack)
+        # With from=, source= chose what seeded the folder. Without it, source=
+        # is a path inside the cache, which the executor resolves at mount time.
+        selector = mount.selector if mount.input == NO_INDEX else ""
+        if clean_path(selector or "/") == "/":
+            selector = ""
+        return MountSpec(
+            dest, "bind", str(folder), mount.readonly, selector=selector.lstrip("/")
+        )
+
     def _cache_dir(self, mount: Mount, inputs: list[Result], stack: ExitStack) -> Path:
         assert mount.cache is not None
         opt = mount.cache
+        seed = ""
+        if mount.input != NO_INDEX:
+            seed = f"{_result_identity(inputs[mount.input])}\0{mount.selector}"
         key = hashlib.sha256(
-            f"{opt.id}\0{opt.uid}\0{opt.gid}\0{opt.mode:o}".encode()
+            f"{opt.id}\0{opt.uid}\0{opt.gid}\0{opt.mode:o}\0{seed}".encode()
         ).hexdigest()[:32]
         folder = self.services.store.cache_mount_dir(key, opt.id)
         data = folder / "data"
@@ -236,7 +317,9 @@ class ExecOpImpl:
             # sharing, this one gets a fresh folder of its own.
             scratch = self.services.store.make_temp_dir("cache-private-")
             stack.callback(remove_tree, scratch)
-            return scratch
+            target = scratch / "data"
+            self._init_cache_dir(target, mount, inputs, stack)
+            return target
         return data
 
     def _init_cache_dir(
@@ -245,18 +328,22 @@ class ExecOpImpl:
         assert mount.cache is not None
         staged = self.services.store.make_temp_dir("cache-")
         target = staged / "data"
+        target.mkdir()
         if mount.input != NO_INDEX:
-            source = self._bind_source(
-                Mount(mount.dest, mount.input, selector=mount.selector, readonly=True),
-                inputs,
-                stack,
-            )
-            from minikit.ops.copy import copy as copy_tree
+            with ExitStack() as seeding:
+                source = self._bind_source(
+                    Mount(
+                        mount.dest,
+                        mount.input,
+                        selector=mount.selector,
+                        readonly=True,
+                    ),
+                    inputs,
+                    seeding,
+                )
+                from minikit.ops.copy import copy as copy_tree
 
-            target.mkdir()
-            copy_tree(source, "/", target, "/", CopyOptions())
-        else:
-            target.mkdir()
+                copy_tree(source, "/", target, "/", CopyOptions())
         os.chmod(target, mount.cache.mode)
         os.chown(target, mount.cache.uid, mount.cache.gid)
         try:
@@ -322,6 +409,15 @@ class ExecOpImpl:
             exit_status=exit_code,
             output_tail=tuple(tail),
         )
+
+
+def _result_identity(result: Result) -> str:
+    """Return what names an input's content, for keying the cache folder it seeds."""
+    if isinstance(result, SnapshotResult):
+        return "snapshot:" + ",".join(result.chain)
+    if isinstance(result, LocalResult):
+        return f"local:{result.name}:{result.root}"
+    return type(result).__name__
 
 
 def _collector(ctx: RunContext, tail: deque[str]):  # type: ignore[no-untyped-def]

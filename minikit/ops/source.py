@@ -19,6 +19,7 @@ from minikit.solver.types import LocalResult, Result, RunContext, SnapshotResult
 from minikit.util.digest import digest_of
 
 IMAGE_SCHEME = "docker-image://"
+OCI_LAYOUT_SCHEME = "oci-layout://"
 LOCAL_SCHEME = "local://"
 GIT_SCHEME = "git://"
 HTTP_SCHEMES = ("https://", "http://")
@@ -69,6 +70,8 @@ class SourceOpImpl:
         identifier = self.op.identifier
         if identifier.startswith(IMAGE_SCHEME):
             return self._image(ctx)
+        if identifier.startswith(OCI_LAYOUT_SCHEME):
+            return self._layout(ctx)
         if identifier.startswith(LOCAL_SCHEME):
             return self._local()
         if identifier.startswith(GIT_SCHEME):
@@ -86,6 +89,15 @@ class SourceOpImpl:
             ctx.status(item, done, total, completed)
 
         return SnapshotResult(self.services.images.pull(reference, platform, status))
+
+    def _layout(self, ctx: RunContext) -> Result:
+        from minikit.source.ocilayout import pull_layout, resolve_layout
+
+        platform_text = self.op.attr("image.platform")
+        platform = Platform.parse(platform_text) if platform_text else self.services.platform
+        image = resolve_layout(self.op.identifier, platform)
+        apply_layer = self.services.images.apply_layer
+        return SnapshotResult(pull_layout(image, self.services.store, apply_layer, ctx.status))
 
     def _local(self) -> Result:
         name = self.op.identifier[len(LOCAL_SCHEME) :]

@@ -1,14 +1,20 @@
 """Build secrets: parsed from ``--secret`` flags, read once, held in memory only.
 
-The values live in a ``SecretStore`` whose ``repr`` shows ids only. Nothing
-in minikit writes them anywhere but into the tmpfs of the RUN that mounts
-them (or the environment of a RUN with ``env=``).
+The values live in a ``SecretStore`` whose ``repr`` shows ids only. minikit
+writes them only into the tmpfs of the RUN that mounts them, into the
+environment of a RUN with ``env=``, and into the private file from which a
+running Git fetch reads its HTTP header.
+
+``read_secret_values`` reads every secret before minikit starts any process,
+and removes each variable an ``env`` secret came from out of minikit's
+environment, so no child process inherits the value.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from minikit.errors import SecretError, UsageError
@@ -17,17 +23,68 @@ from minikit.errors import SecretError, UsageError
 MAX_SECRET_SIZE = 500 * 1024
 
 
+# Variables that stay in minikit's environment even when a secret is read
+# from them, because the programs minikit starts need them.
+KEPT_VARIABLES = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_ALL", "TMPDIR"}
+)
+
+
 @dataclass(frozen=True)
 class SecretSpec:
-    """One ``--secret`` flag: where the value of secret ``id`` comes from."""
+    """One ``--secret`` flag: where the value of secret ``id`` comes from.
+
+    ``value`` is the content once ``read_secret_values`` has read it; it
+    never appears in ``repr``.
+    """
 
     id: str
     kind: str  # "file" or "env"
     source: str
+    value: bytes | None = field(default=None, repr=False, compare=False)
+
+
+def read_secret_values(specs: list[SecretSpec], cwd: Path) -> list[SecretSpec]:
+    """Read every secret now; remove the variables that ``env`` secrets came from.
+
+    Call before starting any process, so a missing file fails before the
+    build starts and no child process inherits a value. Raise SecretError
+    for a secret that cannot be read.
+    """
+    loaded = [replace(spec, value=_read(spec, cwd)) for spec in specs]
+    for spec in loaded:
+        if spec.kind == "env" and spec.source not in KEPT_VARIABLES:
+            _erase_variable(spec.source)
+    return loaded
+
+
+def _erase_variable(name: str) -> None:
+    """Remove ``name`` from the environment and zero its value in process memory.
+
+    ``unsetenv`` only unlinks the variable: the bytes stay in the block that
+    ``/proc/PID/environ`` shows, for this process and every process forked
+    from it (the namespace helper, the init of each RUN).
+    """
+    prefix = name.encode("utf-8", "surrogateescape") + b"="
+    try:
+        libc = ctypes.CDLL(None)
+        environ = ctypes.POINTER(ctypes.c_char_p).in_dll(libc, "environ")
+    except (OSError, ValueError):
+        os.environ.pop(name, None)
+        return
+    index = 0
+    while environ[index] is not None:
+        entry = environ[index]
+        if entry.startswith(prefix):
+            address = ctypes.cast(environ, ctypes.POINTER(ctypes.c_void_p))[index]
+            ctypes.memset(address + len(prefix), 0, len(entry) - len(prefix))
+        index += 1
+    os.environ.pop(name, None)
 
 
 def parse_secret_flag(text: str) -> SecretSpec:
-    """Parse ``[type=file|env,]id=ID[,src=PATH|source=PATH][,env=VAR]`` as buildx does."""
+    """Parse ``[type=file|env,]id=ID[,src=PATH|source=PATH][,env=VAR]`` as buildx "
+    "does."""
     fields: dict[str, str] = {}
     for item in _split_csv(text):
         key, sep, value = item.partition("=")
@@ -84,7 +141,7 @@ class SecretStore:
         self._values = dict(values or {})
 
     @classmethod
-    def load(cls, specs: list[SecretSpec], cwd: Path) -> "SecretStore":
+    def load(cls, specs: list[SecretSpec], cwd: Path) -> SecretStore:
         """Read every secret now, so a missing one fails before the build starts."""
         values: dict[str, bytes] = {}
         for spec in specs:
@@ -110,12 +167,15 @@ class SecretStore:
 
 
 def _read(spec: SecretSpec, cwd: Path) -> bytes:
+    if spec.value is not None:
+        return spec.value
     if spec.kind == "env":
         value = os.environ.get(spec.source)
         if value is None:
             raise SecretError(
                 f"secret {spec.id}: environment variable {spec.source} is not set",
-                hint=f"export {spec.source} before the build, or use --secret id={spec.id},src=FILE",
+                hint=f"export {spec.source} before the build, or use --secret "
+                f"id={spec.id},src=FILE",
             )
         return value.encode("utf-8", "surrogateescape")
     path = Path(spec.source).expanduser()
@@ -125,8 +185,10 @@ def _read(spec: SecretSpec, cwd: Path) -> bytes:
         size = path.stat().st_size
         if size > MAX_SECRET_SIZE:
             raise SecretError(
-                f"secret {spec.id}: file {path} is {size} bytes, more than the 500 KiB limit",
-                hint="pass a smaller file, or mount large data with RUN --mount=type=bind",
+                f"secret {spec.id}: file {path} is {size} bytes, more than the 500 "
+                "KiB limit",
+                hint="pass a smaller file, or mount large data with RUN "
+                "--mount=type=bind",
             )
         return path.read_bytes()
     except FileNotFoundError:

@@ -22,9 +22,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from minikit.errors import SSHError
 
@@ -39,12 +39,19 @@ _ALLOWED = {SSH_AGENTC_REQUEST_IDENTITIES, SSH_AGENTC_SIGN_REQUEST}
 MAX_MESSAGE = 256 * 1024
 # BuildKit reads at most this much of a key file.
 MAX_KEY_FILE = 100 * 1024
+# Seconds ssh-keygen and ssh-add may take on one key file.
+KEY_TOOL_TIMEOUT = 30
 
 
 class _Agent:
     """One forwarded id: an upstream agent socket, maybe one minikit started."""
 
-    def __init__(self, socket_path: str, process: subprocess.Popen | None = None, folder: str | None = None):
+    def __init__(
+        self,
+        socket_path: str,
+        process: subprocess.Popen | None = None,
+        folder: str | None = None,
+    ):
         self.socket_path = socket_path
         self.process = process
         self.folder = folder
@@ -68,15 +75,17 @@ class SSHForwarder:
         self._agents = agents
 
     @classmethod
-    def from_specs(cls, specs: Sequence[object]) -> "SSHForwarder":
+    def from_specs(cls, specs: Sequence[object]) -> SSHForwarder:
         """Check every ``--ssh`` flag and start what it needs; raise SSHError early."""
         agents: dict[str, _Agent] = {}
         try:
             for spec in specs:
-                ssh_id = getattr(spec, "id")
-                paths = tuple(getattr(spec, "paths"))
+                ssh_id = spec.id
+                paths = tuple(spec.paths)
                 if ssh_id in agents:
-                    raise SSHError(f"--ssh {ssh_id} is given twice", hint="give each ssh id once")
+                    raise SSHError(
+                        f"--ssh {ssh_id} is given twice", hint="give each ssh id once"
+                    )
                 agents[ssh_id] = _agent_for(ssh_id, paths)
         except BaseException:
             for agent in agents.values():
@@ -94,7 +103,7 @@ class SSHForwarder:
 
     @contextmanager
     def socket(self, ssh_id: str, uid: int, gid: int, mode: int) -> Iterator[Path]:
-        """Serve a proxy socket for ``ssh_id`` with the given owner and mode for one step."""
+        """Serve a proxy socket for ``ssh_id`` during one step, with this owner."""
         agent = self._agents[ssh_id]
         folder = tempfile.mkdtemp(prefix="minikit-ssh-")
         path = Path(folder) / "ssh_auth_sock"
@@ -115,12 +124,27 @@ class SSHForwarder:
             agent.close()
 
 
+def check_ssh_flags(specs: Sequence[object]) -> None:
+    """Check every ``--ssh`` key file now, so a bad key fails before the build starts.
+
+    Raise SSHError for a file that is missing, too large, not a private key,
+    or protected by a passphrase. Sockets and agents are checked when
+    ``SSHForwarder.from_specs`` starts them.
+    """
+    for spec in specs:
+        ssh_id = spec.id
+        for path in spec.paths:
+            if not _is_socket(path):
+                _check_key(ssh_id, path)
+
+
 def _agent_for(ssh_id: str, paths: tuple[str, ...]) -> _Agent:
     if not paths:
         sock = os.environ.get("SSH_AUTH_SOCK", "")
         if not sock:
             raise SSHError(
-                f"--ssh {ssh_id}: SSH_AUTH_SOCK is not set, so there is no agent to forward",
+                f"--ssh {ssh_id}: SSH_AUTH_SOCK is not set, so there is no agent "
+                "to forward",
                 hint="start an agent (eval $(ssh-agent); ssh-add) or pass --ssh "
                 f"{ssh_id}=PATH to a socket or key file",
             )
@@ -129,7 +153,8 @@ def _agent_for(ssh_id: str, paths: tuple[str, ...]) -> _Agent:
     if sockets:
         if len(paths) > 1:
             raise SSHError(
-                f"--ssh {ssh_id}: a socket cannot be mixed with other sockets or key files",
+                f"--ssh {ssh_id}: a socket cannot be mixed with other sockets or "
+                "key files",
                 hint=f"pass either one agent socket or key files to --ssh {ssh_id}=...",
             )
         return _Agent(sockets[0])
@@ -147,23 +172,31 @@ def _is_socket(path: str) -> bool:
 
 def _check_key(ssh_id: str, path: str) -> None:
     try:
-        size = os.stat(path).st_size
+        with open(path, "rb") as handle:
+            size = len(handle.read(MAX_KEY_FILE + 1))
     except OSError as exc:
-        raise SSHError(f"--ssh {ssh_id}: failed to read {path}: {exc.strerror}", hint="check the path") from None
+        raise SSHError(
+            f"--ssh {ssh_id}: failed to read {path}: {exc.strerror}",
+            hint="check the path",
+        ) from None
     if size > MAX_KEY_FILE:
-        raise SSHError(f"--ssh {ssh_id}: {path} is larger than 100 KiB and is not a private key")
+        raise SSHError(
+            f"--ssh {ssh_id}: {path} is larger than 100 KiB and is not a private key"
+        )
     keygen = shutil.which("ssh-keygen")
     if keygen is None:
         raise SSHError(
-            f"--ssh {ssh_id}: loading key files needs OpenSSH's ssh-keygen and ssh-agent",
+            f"--ssh {ssh_id}: loading key files needs OpenSSH's ssh-keygen and "
+            "ssh-agent",
             hint="install the openssh-client package",
         )
     result = subprocess.run(
         [keygen, "-y", "-P", "", "-f", path],
         stdin=subprocess.DEVNULL,
         capture_output=True,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SSH_ASKPASS_REQUIRE": "never"},
-        timeout=30,
+        env=_tool_env(),
+        timeout=KEY_TOOL_TIMEOUT,
+        check=False,
     )
     if result.returncode == 0:
         return
@@ -171,39 +204,92 @@ def _check_key(ssh_id: str, path: str) -> None:
     if "passphrase" in text or "incorrect" in text:
         raise SSHError(
             f"--ssh {ssh_id}: ssh: this private key is passphrase protected: {path}",
-            hint="add the key to your ssh-agent (ssh-add) and pass --ssh default, or use a key without a passphrase",
+            hint="add the key to your ssh-agent (ssh-add) and pass --ssh default, "
+            "or use a key without a passphrase",
         )
-    raise SSHError(f"--ssh {ssh_id}: {path} is not a usable private key", hint="pass an OpenSSH or PEM private key file")
+    raise SSHError(
+        f"--ssh {ssh_id}: {path} is not a usable private key",
+        hint="pass an OpenSSH or PEM private key file",
+    )
 
 
 def _start_agent(ssh_id: str, keys: tuple[str, ...]) -> _Agent:
     agent_bin = shutil.which("ssh-agent")
     add_bin = shutil.which("ssh-add")
     if agent_bin is None or add_bin is None:
-        raise SSHError(f"--ssh {ssh_id}: loading key files needs OpenSSH's ssh-agent", hint="install openssh-client")
+        raise SSHError(
+            f"--ssh {ssh_id}: loading key files needs OpenSSH's ssh-agent",
+            hint="install openssh-client",
+        )
+    agent = _spawn_agent(ssh_id, agent_bin)
+    try:
+        for key in keys:
+            _add_key(ssh_id, add_bin, agent.socket_path, key)
+    except BaseException:
+        agent.close()
+        raise
+    return agent
+
+
+def _tool_env() -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "SSH_ASKPASS_REQUIRE": "never",
+    }
+
+
+def _spawn_agent(ssh_id: str, agent_bin: str) -> _Agent:
     folder = tempfile.mkdtemp(prefix="minikit-agent-")
     sock = os.path.join(folder, "agent.sock")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SSH_ASKPASS_REQUIRE": "never"}
+    # NOTE: the agent runs in its own session; if minikit is killed before
+    # close(), the agent outlives it until someone stops it.
     process = subprocess.Popen(
-        [agent_bin, "-D", "-a", sock], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+        [agent_bin, "-D", "-a", sock],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_tool_env(),
+        start_new_session=True,
     )
     agent = _Agent(sock, process, folder)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(sock):
+    deadline = time.monotonic() + KEY_TOOL_TIMEOUT
+    # The socket file appears at bind(), before the agent listens on it.
+    while not _accepts(sock):
         if process.poll() is not None or time.monotonic() > deadline:
             agent.close()
             raise SSHError(f"--ssh {ssh_id}: ssh-agent did not start")
         time.sleep(0.01)
-    for key in keys:
-        added = subprocess.run(
-            [add_bin, "-q", key], stdin=subprocess.DEVNULL, capture_output=True,
-            env={**env, "SSH_AUTH_SOCK": sock}, timeout=30,
-        )
-        if added.returncode != 0:
-            agent.close()
-            raise SSHError(f"--ssh {ssh_id}: failed to load {key} into the agent", hint="check that it is a private key")
     return agent
+
+
+def _accepts(path: str) -> bool:
+    """Tell whether something listens on the unix socket ``path``."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
+def _add_key(ssh_id: str, add_bin: str, sock: str, key: str) -> None:
+    added = subprocess.run(
+        [add_bin, "-q", key],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env={**_tool_env(), "SSH_AUTH_SOCK": sock},
+        timeout=KEY_TOOL_TIMEOUT,
+        check=False,
+    )
+    if added.returncode != 0:
+        detail = added.stderr.decode(errors="replace").strip().splitlines()
+        reason = f": {detail[-1]}" if detail else ""
+        raise SSHError(
+            f"--ssh {ssh_id}: failed to load {key} into the agent{reason}",
+            hint="check that it is a private key",
+        )
 
 
 class _Proxy:
@@ -219,7 +305,9 @@ class _Proxy:
         self._threads: list[threading.Thread] = []
         self._clients: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self._acceptor = threading.Thread(target=self._accept, name="ssh-proxy", daemon=True)
+        self._acceptor = threading.Thread(
+            target=self._accept, name="ssh-proxy", daemon=True
+        )
 
     def start(self) -> None:
         self._acceptor.start()

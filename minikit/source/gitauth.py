@@ -71,7 +71,9 @@ def auth_header_for(secrets: object, host: str) -> AuthHeader | None:
             header = None
         else:
             token = None
-    header_text = header.decode("utf-8", "replace").strip() if header is not None else ""
+    header_text = (
+        header.decode("utf-8", "replace").strip() if header is not None else ""
+    )
     token_text = token.decode("utf-8", "replace").strip() if token is not None else ""
     if header_text and " " in header_text:
         scheme = header_text.split(" ", 1)[0].lower()
@@ -81,7 +83,8 @@ def auth_header_for(secrets: object, host: str) -> AuthHeader | None:
     if not token_text:
         if header_text:
             raise GitError(
-                f"the secret {HEADER_SECRET} for {host} names a scheme but there is no {TOKEN_SECRET}",
+                f"the secret {HEADER_SECRET} for {host} names a scheme but there is "
+                f"no {TOKEN_SECRET}",
                 hint=f"pass the token too: --secret id={TOKEN_SECRET},env=VARIABLE",
             )
         return None
@@ -89,15 +92,21 @@ def auth_header_for(secrets: object, host: str) -> AuthHeader | None:
     if scheme == "bearer":
         return AuthHeader(f"Bearer {token_text}")
     if scheme == "basic":
-        credentials = token_text if ":" in token_text else f"{BASIC_TOKEN_USER}:{token_text}"
-        return AuthHeader("Basic " + base64.b64encode(credentials.encode()).decode("ascii"))
+        credentials = (
+            token_text if ":" in token_text else f"{BASIC_TOKEN_USER}:{token_text}"
+        )
+        return AuthHeader(
+            "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
+        )
     raise _unsupported(scheme, host)
 
 
 def _unsupported(scheme: str, host: str) -> GitError:
     return GitError(
-        f"unsupported Git authentication scheme {scheme!r} in {HEADER_SECRET} for {host}: "
+        f"unsupported Git authentication scheme {scheme!r} in {HEADER_SECRET} for "
+        f"{host}: "
         "only the Bearer and Basic schemes are supported",
-        hint=f"set {HEADER_SECRET} to basic (or leave it out for Bearer), or to a whole "
+        hint=f"set {HEADER_SECRET} to basic (or leave it out for Bearer), or to a "
+        "whole "
         "'Bearer TOKEN' or 'Basic BASE64' header value",
     )

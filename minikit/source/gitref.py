@@ -26,9 +26,9 @@ _VALUE_KEYS = ("ref", "tag", "branch", "checksum", "commit", "subdir")
 class GitRef:
     """A parsed Git source."""
 
-    remote: str              # the URL to fetch, without fragment and query
-    scheme: str              # https, http, git, ssh
-    host: str                # host[:port] for HTTP(S); the host for ssh
+    remote: str  # the URL to fetch, without fragment and query
+    scheme: str  # https, http, git, ssh
+    host: str  # host[:port] for HTTP(S); the host for ssh
     path: str
     ref: str = ""
     subdir: str = ""
@@ -43,7 +43,7 @@ class GitRef:
 
     @property
     def identifier(self) -> str:
-        """Return the source identifier BuildKit uses: ``git://host/path#ref:subdir``."""
+        """Return BuildKit's source identifier: ``git://host/path#ref:subdir``."""
         text = f"git://{self.host}{'' if self.path.startswith('/') else '/'}{self.path}"
         if self.ref or self.subdir:
             text += f"#{self.ref}"
@@ -71,14 +71,21 @@ def parse_git_ref(text: str) -> GitRef:
     if scp is not None:
         user, host, path, query, fragment = scp.groups()
         remote = f"{user}@{host}:{path}"
-        return _with_options(GitRef(remote, "ssh", host, path), query or "", fragment or "", text)
+        return _with_options(
+            GitRef(remote, "ssh", host, path), query or "", fragment or "", text
+        )
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https", "git", "ssh"):
-        raise GitError(f"invalid protocol in {text!r}", hint="use https://, ssh://, git:// or user@host:path")
+        raise GitError(
+            f"invalid protocol in {text!r}",
+            hint="use https://, ssh://, git:// or user@host:path",
+        )
     host = parts.netloc.rpartition("@")[2]
     remote = f"{parts.scheme}://{parts.netloc}{parts.path}"
-    return _with_options(GitRef(remote, scheme, host, parts.path), parts.query, parts.fragment, text)
+    return _with_options(
+        GitRef(remote, scheme, host, parts.path), parts.query, parts.fragment, text
+    )
 
 
 def _with_options(base: GitRef, query: str, fragment: str, text: str) -> GitRef:
@@ -101,11 +108,21 @@ def _with_options(base: GitRef, query: str, fragment: str, text: str) -> GitRef:
         subdir = _agree("subdir", subdir, values["subdir"], "subdir conflicts")
     checksum = values.get("checksum") or values.get("commit") or ""
     if checksum and not _HEX.fullmatch(checksum):
-        raise GitError(f"invalid checksum {checksum!r}: expected hex commit hash", hint="give a commit SHA or a prefix of one")
+        raise GitError(
+            f"invalid checksum {checksum!r}: expected hex commit hash",
+            hint="give a commit SHA or a prefix of one",
+        )
     keep = _bool(values.get("keep-git-dir"))
     submodules = _bool(values.get("submodules"))
     return GitRef(
-        base.remote, base.scheme, base.host, base.path, ref, subdir, checksum, keep,
+        base.remote,
+        base.scheme,
+        base.host,
+        base.path,
+        ref,
+        subdir,
+        checksum,
+        keep,
         True if submodules is None else submodules,
     )
 
@@ -117,12 +134,16 @@ def _query(query: str, text: str) -> dict[str, str]:
     for item in query.split("&"):
         key, sep, value = item.partition("=")
         if key in values:
-            raise GitError(f"invalid Git reference {text!r}: query {key!r} is given more than once")
+            raise GitError(
+                f"invalid Git reference {text!r}: query {key!r} is given more than once"
+            )
         if key in _BOOL_KEYS:
             values[key] = value if sep else "true"
         elif key in _VALUE_KEYS:
             if not sep or not value:
-                raise GitError(f"invalid Git reference {text!r}: query {key!r} has no value")
+                raise GitError(
+                    f"invalid Git reference {text!r}: query {key!r} has no value"
+                )
             values[key] = dict(parse_qsl(item))[key]
         else:
             raise GitError(f"invalid Git reference {text!r}: unexpected query {key!r}")
@@ -143,4 +164,6 @@ def _bool(value: str | None) -> bool | None:
         return True
     if lowered in ("0", "f", "false"):
         return False
-    raise GitError(f"invalid boolean {value!r} in Git reference", hint="use true or false")
+    raise GitError(
+        f"invalid boolean {value!r} in Git reference", hint="use true or false"
+    )

@@ -43,7 +43,9 @@ class Download:
 class _NoRedirectAuth(urllib.request.HTTPRedirectHandler):
     """Follow redirects, dropping the Authorization header when the host changes."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(  # type: ignore[no-untyped-def]
+        self, req, fp, code, msg, headers, newurl
+    ):
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None and urlsplit(newurl).netloc != urlsplit(req.full_url).netloc:
             new.headers.pop("Authorization", None)
@@ -70,7 +72,8 @@ class HTTPSource:
                 self._downloads[url] = cached
         if checksum and cached.digest != checksum:
             raise HTTPSourceError(
-                f"digest mismatch for {redact_url(url)}: expected {checksum}, got {cached.digest}",
+                f"digest mismatch for {redact_url(url)}: expected {checksum}, got "
+                f"{cached.digest}",
                 hint="update --checksum to the digest of the file you expect",
             )
         return cached
@@ -84,7 +87,10 @@ class HTTPSource:
         folder = Path(tempfile.mkdtemp(prefix="http-", dir=self.scratch))
         target = folder / "download"
         try:
-            with opener.open(request, timeout=HTTP_TIMEOUT) as response, open(target, "wb") as out:
+            with (
+                opener.open(request, timeout=HTTP_TIMEOUT) as response,
+                open(target, "wb") as out,
+            ):
                 hasher = hashlib.sha256()
                 while chunk := response.read(_CHUNK):
                     hasher.update(chunk)
@@ -94,12 +100,16 @@ class HTTPSource:
             shutil.rmtree(folder, ignore_errors=True)
             raise HTTPSourceError(
                 f"failed to download {redact_url(url)}: HTTP {exc.code} {exc.reason}",
-                hint="check the URL; for a private server pass --secret id=HTTP_AUTH_TOKEN_<host>",
+                hint="check the URL; for a private server pass --secret "
+                "id=HTTP_AUTH_TOKEN_<host>",
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             shutil.rmtree(folder, ignore_errors=True)
             reason = getattr(exc, "reason", exc)
-            raise HTTPSourceError(f"failed to download {redact_url(url)}: {reason}", hint="check the URL and the network") from None
+            raise HTTPSourceError(
+                f"failed to download {redact_url(url)}: {reason}",
+                hint="check the URL and the network",
+            ) from None
         return Download(target, "sha256:" + hasher.hexdigest(), filename)
 
     def _auth(self, url: str) -> str:
@@ -113,7 +123,8 @@ class HTTPSource:
         return ""
 
     def place(self, download: Download, dest: Path, mode: int = 0o600) -> str:
-        """Copy the download into the folder ``dest`` under its name; return the name."""
+        """Copy the download into the folder ``dest`` under its name; return the "
+        "name."""
         target = dest / download.filename
         shutil.copyfile(download.path, target)
         os.chmod(target, mode)
@@ -121,6 +132,7 @@ class HTTPSource:
 
 
 def download_name(url: str) -> str:
-    """Return the last path segment of ``url``, or ``__unnamed__``, as BuildKit names downloads."""
+    """Return the last path segment of ``url``, or ``__unnamed__``, as BuildKit "
+    "names downloads."""
     name = posixpath.basename(unquote(urlsplit(url).path))
     return name if name and name not in (".", "..") else UNNAMED

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from minikit.cache.store import remove_tree
 from minikit.errors import ExportError, UsageError
 from minikit.oci.spec import Descriptor
 from minikit.progress import Warning as ProgressWarning
@@ -33,11 +34,14 @@ def export_all(
     from minikit.exporter import build_image
 
     chain = tuple(getattr(solved.result, "chain", ()))
-    check_layers_for_secrets(worker, services, chain, request)
+    check_layers_for_secrets(worker, services, chain, request, solved, converted)
     epoch = _epoch(request)
     with internal_step(worker.progress, "exporting layers"):
         layers = _layer_blobs(worker, services, chain, epoch)
     config = _image_config(converted.image, worker, chain, epoch)
+    from minikit.worker.cache_io import inline_cache
+
+    config.update(inline_cache(worker, request, solved, layers))
     image = build_image(config, layers, oci_media_types=True)
     outputs = request.outputs
     if not outputs:
@@ -91,13 +95,17 @@ def _layer_blob(
         return LayerBlob(
             store.blob_path(record.blob_digest), descriptor, record.diff_id or ""
         )
-    staged = store.make_temp_dir("blob-") / "layer.tar.gz"
+    scratch = store.make_temp_dir("blob-")
+    staged = scratch / "layer.tar.gz"
     lowers = services.lowers(chain[:index])
-    with open(staged, "wb") as out:
-        info = write_layer_tar(
-            record.path, out, compression="gzip", source_date_epoch=epoch, lowers=lowers
-        )
-    path = store.commit_blob(staged, info.digest, info.size, info.media_type)
+    try:
+        with open(staged, "wb") as out:
+            info = write_layer_tar(
+                record.path, out, compression="gzip", source_date_epoch=epoch, lowers=lowers
+            )
+        path = store.commit_blob(staged, info.digest, info.size, info.media_type)
+    finally:
+        remove_tree(scratch)
     if epoch is None:
         store.set_layer_blob(
             record.id,

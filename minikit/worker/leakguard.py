@@ -1,21 +1,25 @@
 """The secret leak guard: no layer this build made may hold a secret's bytes.
 
 Before anything is exported, every layer that this build produced for the
-final image is searched for the value of every secret given to the build.
-A match fails the build with the step and the path of the file, never the
-value; ``--allow secret-in-layer`` turns the failure into a warning. The
-cache records that lead to such a layer are removed, so a later build cannot
-take the leaked layer from the cache without a new scan.
+final image is searched for the value of every secret given to the build,
+and for its Base64 form. A match fails the build with the step, its
+Dockerfile line and the path of the file, never the value.
+``--allow secret-in-layer`` turns the failure into a warning. On a
+failure the leaked layer is deleted from ``--root`` with the cache records
+that lead to it, so the value stays nowhere on disk and a later build cannot
+take that layer from the cache.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
-from minikit.errors import SecretLeakError
+from minikit.errors import SecretLeakError, SourceLocation
 from minikit.progress import Warning as ProgressWarning
 
 if TYPE_CHECKING:
@@ -30,11 +34,13 @@ ALLOW_FLAG = "secret-in-layer"
 
 
 def _needles(values: list[bytes]) -> list[bytes]:
+    """Return each value, without surrounding blanks, and in Base64."""
     needles = set()
     for value in values:
-        for candidate in (value, value.strip()):
-            if len(candidate) >= MIN_SECRET_LENGTH:
-                needles.add(candidate)
+        stripped = value.strip()
+        if len(stripped) < MIN_SECRET_LENGTH:
+            continue
+        needles.update((value, stripped, base64.b64encode(stripped)))
     return sorted(needles, key=len, reverse=True)
 
 
@@ -46,9 +52,11 @@ def _files(root: Path) -> Iterator[Path]:
                 info = os.lstat(path)
             except OSError:
                 continue
-            if stat.S_ISREG(info.st_mode) and info.st_size > 0:
-                yield path
-            elif stat.S_ISLNK(info.st_mode):
+            if (
+                stat.S_ISREG(info.st_mode)
+                and info.st_size > 0
+                or stat.S_ISLNK(info.st_mode)
+            ):
                 yield path
 
 
@@ -80,9 +88,18 @@ def find_leaks(layer_dir: Path, values: list[bytes]) -> list[str]:
 
 
 def check_layers_for_secrets(
-    worker: "Worker", services: Any, chain: tuple[str, ...], request: "BuildRequest"
+    worker: Worker,
+    services: Any,
+    chain: tuple[str, ...],
+    request: BuildRequest,
+    solved: Any = None,
+    converted: Any = None,
 ) -> None:
-    """Fail (or warn) when a layer made by this build contains a secret value."""
+    """Fail (or warn) when a layer made by this build contains a secret value.
+
+    ``solved`` and ``converted`` let the error name the Dockerfile line of
+    the step that wrote the layer; without them it names the step only.
+    """
     values = services.session.secrets.values()
     if not values:
         return
@@ -91,24 +108,69 @@ def check_layers_for_secrets(
         if layer_id not in store.built_here:
             continue
         leaks = find_leaks(store.layer_path(layer_id), values)
-        if not leaks:
-            continue
-        step = _step_of(store, layer_id)
-        shown = ", ".join(leaks[:5]) + (
-            f" and {len(leaks) - 5} more" if len(leaks) > 5 else ""
+        if leaks:
+            _report(worker, store, layer_id, leaks, request, (solved, converted))
+
+
+def _report(
+    worker: Worker,
+    store: Any,
+    layer_id: str,
+    leaks: list[str],
+    request: BuildRequest,
+    build: tuple[Any, Any],
+) -> None:
+    step = _step_of(store, layer_id)
+    paths = ", ".join(leaks[:5])
+    if len(leaks) > 5:
+        paths += f" and {len(leaks) - 5} more"
+    message = (
+        f"a secret given to this build was written into the image by {step}: {paths}"
+    )
+    location = _location_of(layer_id, *build)
+    if ALLOW_FLAG in request.entitlements:
+        warning = ProgressWarning(
+            message + " (allowed by --allow secret-in-layer)",
+            filename=location.filename if location else "",
+            line=location.line if location else 0,
         )
-        message = f"a secret given to this build was written into the image by {step}: {shown}"
-        if ALLOW_FLAG in request.entitlements:
-            worker.progress.emit(
-                ProgressWarning(message + " (allowed by --allow secret-in-layer)")
-            )
+        worker.progress.emit(warning)
+        return
+    _forget(store, layer_id)
+    raise SecretLeakError(
+        message,
+        hint="read the secret from its mount inside the RUN instead of copying it, or "
+        "pass --allow secret-in-layer if this is intended",
+        location=location,
+    )
+
+
+def _location_of(layer_id: str, solved: Any, converted: Any) -> SourceLocation | None:
+    """Return the Dockerfile range of the first vertex that made ``layer_id``."""
+    if solved is None or converted is None or converted.output is None:
+        return None
+    metadata = _metadata_by_digest(converted.output.node)
+    for vertex in solved.vertices:
+        if not vertex.chain or vertex.chain[-1] != layer_id:
             continue
-        _forget(store, layer_id)
-        raise SecretLeakError(
-            message,
-            hint="read the secret from its mount inside the RUN instead of copying it, or "
-            "pass --allow secret-in-layer if this is intended",
-        )
+        meta = metadata.get(vertex.digest)
+        if meta is not None and meta.locations:
+            first = meta.locations[0]
+            lines = tuple(getattr(converted, "lines", ()) or ())
+            return SourceLocation(first.filename, first.start, first.end, lines=lines)
+    return None
+
+
+def _metadata_by_digest(head: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    pending = [head]
+    while pending:
+        node = pending.pop()
+        if node.digest in found:
+            continue
+        found[node.digest] = node.metadata
+        pending.extend(parent.node for parent in node.parents)
+    return found
 
 
 def _step_of(store: Any, layer_id: str) -> str:
@@ -118,5 +180,10 @@ def _step_of(store: Any, layer_id: str) -> str:
 
 
 def _forget(store: Any, layer_id: str) -> None:
+    """Delete the leaked layer and every cache record whose chain contains it."""
+    from minikit.cache.store import remove_tree
+
     with store.transaction() as db:
         db.execute("DELETE FROM records WHERE chain LIKE ?", (f'%"{layer_id}"%',))
+        db.execute("DELETE FROM layers WHERE id = ?", (layer_id,))
+    remove_tree(store.layer_path(layer_id))

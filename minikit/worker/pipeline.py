@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
     from minikit.frontend.convert import ConvertOptions, Converter
 
     progress = worker.progress
-    context = check_context(request.context)
+    context = check_context(_remote_context(worker, request) or request.context)
     source = read_dockerfile(
         context, request.dockerfile, request.dockerfile_text, request.cwd
     )
@@ -48,7 +47,16 @@ def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
         network=request.network,
         check_only=request.check_only,
     )
-    converted = Converter(parsed, options, linter).convert()
+    from minikit.worker.cache_io import check_cache_specs
+
+    check_cache_specs(request)
+    try:
+        converted = Converter(parsed, options, linter).convert()
+    except DockerfileError:
+        if request.check_only:
+            # --check reports the warnings found before the error, too.
+            _report_warnings(worker, linter.warnings)
+        raise
     warnings = _report_warnings(worker, converted.warnings)
     if request.check_only:
         return BuildResult(warnings=warnings)
@@ -58,9 +66,11 @@ def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
             hint="fix the warnings above, or drop error=true from the # check= directive",
         )
     result = _solve(worker, request, services, converted, source.name)
+    from minikit.worker.cache_io import export_caches
     from minikit.worker.export import export_all
 
     digests = export_all(worker, request, services, converted, result)
+    export_caches(worker, request, services, result)
     return BuildResult(
         manifest_digest=digests[0],
         config_digest=digests[1],
@@ -71,6 +81,14 @@ def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
             if report.explanation
         ],
     )
+
+
+def _remote_context(worker: "Worker", request: BuildRequest) -> Path | None:
+    if not request.context_url:
+        return None
+    from minikit.worker.gitcontext import checkout_git_context
+
+    return checkout_git_context(worker, request)
 
 
 def _parse(worker: "Worker", source: Any) -> tuple[Any, Any]:
@@ -136,7 +154,10 @@ def _services(
         if named.kind == "local":
             session.local_dirs[name] = Path(named.value)
     with internal_step(worker.progress, "[internal] load .dockerignore"):
-        patterns = read_ignore_patterns(context, source.path)
+        # BuildKit applies no .dockerignore to a remote (Git) context.
+        patterns = (
+            [] if request.context_url else read_ignore_patterns(context, source.path)
+        )
     snapshotter, notice = detect_snapshotter(store.tmp_dir)
     worker.notice(notice)
     rootless = bool(getattr(worker.namespace, "rootless", False))
@@ -192,16 +213,17 @@ def _solve(
     filename: str,
 ) -> Any:
     from minikit.ops import Resolver
-    from minikit.solver.solver import Solver
+    from minikit.solver.solver import Solver, default_jobs
+    from minikit.worker.cache_io import make_importers
 
     definition = marshal(converted.output)
-    jobs = request.jobs or os.cpu_count() or 1
     solver = Solver(
         worker.store,
         Resolver(services),
         worker.progress,
-        jobs=jobs,
+        jobs=request.jobs or default_jobs(),
         explain=request.explain_cache,
         location_lines={filename: converted.lines},
+        importers=make_importers(worker, request, services),
     )
     return solver.solve(definition)

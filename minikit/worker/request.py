@@ -42,6 +42,8 @@ class BuildRequest:
     """Everything one build needs, independent of how the flags were spelled."""
 
     context: Path
+    # A Git URL given as the build context; ``context`` is then unused.
+    context_url: str = ""
     dockerfile: Path | None = None
     dockerfile_text: bytes | None = None
     build_args: dict[str, str] = field(default_factory=dict)
