@@ -280,10 +280,12 @@ def request_from_args(args: argparse.Namespace, cwd: Path) -> Any:
 
 
 def _host_entry(text: str) -> str:
-    host, sep, address = text.partition(":")
+    """Parse ``--add-host NAME:IP`` (or ``NAME=IP``, as newer Docker accepts)."""
+    separator = "=" if "=" in text else ":"
+    host, sep, address = text.partition(separator)
     if not sep or not host or not address:
         raise UsageError(
-            f"invalid --add-host {text!r}", hint="write --add-host NAME:IP"
+            f"invalid --add-host {text!r}", hint="write --add-host NAME:IP or NAME=IP"
         )
     return f"{host}={address}"
 
