@@ -239,7 +239,9 @@ def _run_step(
     result.update(observed)
     result["stdout"] = output[1].decode("utf-8", "replace")
     result["stderr"] = output[2].decode("utf-8", "replace")
-    result["mounts_unchanged"] = _read_mountinfo() == mounts_before
+    # Only mounts that appeared count: a leak adds one, while mounts that
+    # other programs on the machine unmount meanwhile are not the RUN's doing.
+    result["mounts_unchanged"] = not set(_read_mountinfo()) - set(mounts_before)
     result["upper"] = {
         path: _describe(workdir + "/upper" + path) for path in step.get("upper", [])
     }
