@@ -89,6 +89,11 @@ CREATE TABLE IF NOT EXISTS mounts (
     created REAL NOT NULL,
     last_used REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS artifacts (
+    key TEXT PRIMARY KEY,           -- what was exported, e.g. 'rootfs-tar:<chain digest>'
+    digest TEXT NOT NULL,           -- the blob holding it
+    created REAL NOT NULL
+);
 """
 
 
@@ -343,6 +348,22 @@ class Store:
         return self.commit_blob(staged, digest, len(data), media_type)
 
     # -- cache records --------------------------------------------------------
+
+    def get_artifact(self, key: str) -> Path | None:
+        """Return the blob of an earlier export recorded under ``key``, if it is still stored."""
+        rows = self.query("SELECT digest FROM artifacts WHERE key = ?", (key,))
+        if not rows or not self.has_blob(rows[0][0]):
+            return None
+        return self.blob_path(rows[0][0])
+
+    def put_artifact(self, key: str, digest: str) -> None:
+        """Record that blob ``digest`` holds the export ``key``."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO artifacts(key, digest, created) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET digest = excluded.digest",
+                (key, digest, time.time()),
+            )
 
     def get_record(self, cache_key: str) -> tuple[str, ...] | None:
         """Return the layer chain stored for ``cache_key`` when all its layers exist."""

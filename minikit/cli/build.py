@@ -313,11 +313,13 @@ def run_build_command(args: argparse.Namespace) -> int:
     from minikit.worker import default_root
 
     from minikit.session.secrets import read_secret_values
-    from minikit.session.ssh import check_ssh_flags
 
     request = request_from_args(args, Path.cwd())
     request.secrets = read_secret_values(request.secrets, request.cwd)
-    check_ssh_flags(request.ssh)
+    if request.ssh:
+        from minikit.session.ssh import check_ssh_flags
+
+        check_ssh_flags(request.ssh)
     mode = progress_mode(args)
     # Decided before entering the user namespace, where everyone is uid 0.
     request.root = request.root or default_root()

@@ -5,18 +5,49 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any, Callable
 
 from minikit import __version__
 from minikit.errors import MinikitError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the parser for every subcommand."""
-    from minikit.cli.bake import add_bake_parser
+def _register_build(subparsers: Any) -> None:
     from minikit.cli.build import add_build_parser
+
+    add_build_parser(subparsers)
+
+
+def _register_bake(subparsers: Any) -> None:
+    from minikit.cli.bake import add_bake_parser
+
+    add_bake_parser(subparsers)
+
+
+def _register_debug(subparsers: Any) -> None:
     from minikit.cli.debug import add_debug_parser
+
+    add_debug_parser(subparsers)
+
+
+def _register_store(subparsers: Any) -> None:
     from minikit.cli.store import add_store_parsers
 
+    add_store_parsers(subparsers)
+
+
+# Subcommand -> the function that registers it. Only the subcommand being run
+# gets its parser built, which keeps start-up short for builds.
+_COMMANDS: dict[str, Callable[[Any], None]] = {
+    "build": _register_build,
+    "bake": _register_bake,
+    "debug": _register_debug,
+    "du": _register_store,
+    "prune": _register_store,
+}
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """Return the parser for the subcommand in ``argv`` (every subcommand without one)."""
     parser = argparse.ArgumentParser(
         prog="minikit",
         description="Build container images from Dockerfiles without a daemon, as BuildKit does.",
@@ -47,17 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
         return original(name, **kwargs)
 
     subparsers.add_parser = add_parser  # type: ignore[method-assign]
-    add_build_parser(subparsers)
-    add_bake_parser(subparsers)
-    add_debug_parser(subparsers)
-    add_store_parsers(subparsers)
+    command = next((word for word in argv or [] if not word.startswith("-")), None)
+    registrations = [_COMMANDS[command]] if command in _COMMANDS else list(dict.fromkeys(_COMMANDS.values()))
+    for register in registrations:
+        register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` and return the exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,

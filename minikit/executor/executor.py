@@ -15,8 +15,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from minikit.errors import ExecutorError
-from minikit.executor import etcfiles, idmap, network, rootfs, stubs
-from minikit.executor.helper import HelperSettings, helper_main
+from minikit.executor import idmap
 from minikit.executor.protocol import (
     RunRequest,
     encode_request,
@@ -84,15 +83,17 @@ class Executor:
             )
         scratch = tempfile.mkdtemp(prefix="minikit-exec-")
         parent_end, helper_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        settings = HelperSettings(
-            scratch=scratch,
-            uid_map=idmap.identity_of(namespace.uid_map),
-            gid_map=idmap.identity_of(namespace.gid_map),
-        )
+        uid_map = idmap.identity_of(namespace.uid_map)
+        gid_map = idmap.identity_of(namespace.gid_map)
         parent_pid = os.getpid()
         helper_pid = os.fork()
         if helper_pid == 0:
             parent_end.close()
+            # Imported after the fork: a build whose steps are all cached
+            # never pays for the sandbox code in the build process.
+            from minikit.executor.helper import HelperSettings, helper_main
+
+            settings = HelperSettings(scratch=scratch, uid_map=uid_map, gid_map=gid_map)
             helper_main(helper_end, settings, parent_pid)
         helper_end.close()
         logger.debug(
@@ -141,6 +142,8 @@ class Executor:
         """
         if self._closed:
             raise ExecutorError("failed to run: the executor is closed")
+        from minikit.executor import stubs
+
         request = build_request(spec)
         recorded = self._record_stubs(spec)
         try:
@@ -156,7 +159,9 @@ class Executor:
             )
         return RunResult(outcome.exit_code, outcome.cancelled, removed)
 
-    def _record_stubs(self, spec: RunSpec) -> stubs.Stubs | None:
+    def _record_stubs(self, spec: RunSpec) -> Any:
+        from minikit.executor import rootfs, stubs
+
         if not spec.remove_mount_stubs:
             return None
         destinations = list(rootfs.SYSTEM_DESTINATIONS) + [m.dest for m in spec.mounts]
@@ -283,6 +288,8 @@ def build_request(spec: RunSpec) -> RunRequest:
     Raises ``ExecutorError`` for an invalid spec, a missing rootfs or a
     missing slirp4netns.
     """
+    from minikit.executor import etcfiles, network
+
     validate_spec(spec)
     host_resolv = etcfiles.read_host_resolv_conf()
     files = {

@@ -16,7 +16,6 @@ import binascii
 import json
 import logging
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -169,6 +168,8 @@ def run_credential_helper(name: str, host: str) -> Credentials | None:
     Return None when the helper has none. The helper's output is never
     logged or put in an error, because it contains the secret.
     """
+    import subprocess
+
     program = f"docker-credential-{name}"
     server = DOCKER_HUB_AUTH_KEY if host == "docker.io" else host
     try:

@@ -6,34 +6,37 @@ top-most first. Snapshotters mount a chain (``prepare``, ``view``).
 layer blob.
 """
 
-from minikit.snapshot.apply import apply_layer_tar
-from minikit.snapshot.base import Snapshotter
-from minikit.snapshot.compression import Compression
-from minikit.snapshot.copy import TreeCopier, remove_path
-from minikit.snapshot.detect import detect_snapshotter
-from minikit.snapshot.errors import LayerError, SnapshotError
-from minikit.snapshot.fsformat import is_opaque, is_whiteout, lookup, read_xattrs
-from minikit.snapshot.layer import LayerInfo, write_layer_tar
-from minikit.snapshot.native import NativeSnapshotter
-from minikit.snapshot.overlay import OverlaySnapshotter
-from minikit.snapshot.safepath import resolve_in_root
+import importlib
+from typing import Any
 
-__all__ = [
-    "Compression",
-    "LayerError",
-    "LayerInfo",
-    "NativeSnapshotter",
-    "OverlaySnapshotter",
-    "SnapshotError",
-    "Snapshotter",
-    "TreeCopier",
-    "apply_layer_tar",
-    "detect_snapshotter",
-    "is_opaque",
-    "is_whiteout",
-    "lookup",
-    "read_xattrs",
-    "remove_path",
-    "resolve_in_root",
-    "write_layer_tar",
-]
+# Names are imported on first use, so a build loads only the parts it runs.
+_EXPORTS = {
+    "Compression": "minikit.snapshot.compression",
+    "LayerError": "minikit.snapshot.errors",
+    "LayerInfo": "minikit.snapshot.layer",
+    "NativeSnapshotter": "minikit.snapshot.native",
+    "OverlaySnapshotter": "minikit.snapshot.overlay",
+    "SnapshotError": "minikit.snapshot.errors",
+    "Snapshotter": "minikit.snapshot.base",
+    "TreeCopier": "minikit.snapshot.copy",
+    "apply_layer_tar": "minikit.snapshot.apply",
+    "detect_snapshotter": "minikit.snapshot.detect",
+    "is_opaque": "minikit.snapshot.fsformat",
+    "is_whiteout": "minikit.snapshot.fsformat",
+    "lookup": "minikit.snapshot.fsformat",
+    "read_xattrs": "minikit.snapshot.fsformat",
+    "remove_path": "minikit.snapshot.copy",
+    "resolve_in_root": "minikit.snapshot.safepath",
+    "write_layer_tar": "minikit.snapshot.layer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'minikit.snapshot' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

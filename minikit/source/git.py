@@ -26,6 +26,7 @@ from typing import Any
 
 from minikit.errors import GitError, SSHError
 from minikit.source.gitauth import auth_header_for
+from minikit.source.gitenv import scrub_git_environment  # noqa: F401 (re-exported)
 from minikit.source.gitref import GitRef
 from minikit.util.redact import redact_url
 
@@ -35,18 +36,6 @@ _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _SHM = "/dev/shm"
 # Seconds one git command may take.
 GIT_TIMEOUT = 600
-
-
-def scrub_git_environment() -> None:
-    """Drop ``GIT_*`` variables from this process's environment.
-
-    GitPython passes the process environment on to every git command, and
-    variables such as ``GIT_DIR`` or ``GIT_CONFIG_PARAMETERS`` from the
-    caller's shell would change what git does. Call before threads start.
-    """
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            del os.environ[name]
 
 
 @dataclass(frozen=True)

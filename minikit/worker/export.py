@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXPORTER_COMMENT = "buildkit.exporter.image.v0"
+# Root filesystem tars up to this many bytes are kept for the next export.
+ROOTFS_CACHE_LIMIT = 256 * 1024 * 1024
 
 
 def export_all(
@@ -39,9 +41,10 @@ def export_all(
     with internal_step(worker.progress, "exporting layers"):
         layers = _layer_blobs(worker, services, chain, epoch)
     config = _image_config(converted.image, worker, chain, epoch)
-    from minikit.worker.cache_io import inline_cache
+    if any(spec.type == "inline" for spec in request.cache_to):
+        from minikit.worker.cache_io import inline_cache
 
-    config.update(inline_cache(worker, request, solved, layers))
+        config.update(inline_cache(worker, request, solved, layers))
     image = build_image(config, layers, oci_media_types=True)
     outputs = request.outputs
     if not outputs:
@@ -249,17 +252,84 @@ def _export_tree(
     *,
     as_tar: bool,
 ) -> None:
-    from minikit.exporter import export_local, export_rootfs_tar
+    from minikit.exporter import export_local
 
     dest = _dest(output)
     label = "exporting to client tarball" if as_tar else "exporting to client directory"
     with internal_step(worker.progress, label):
+        if as_tar:
+            _export_rootfs_tar(services, chain, dest)
+            return
+        if not isinstance(dest, Path):
+            raise ExportError("type=local needs a folder as dest, not standard output")
         with services.readonly(chain) as root:
-            if as_tar:
-                export_rootfs_tar(root, dest)
-            else:
-                if not isinstance(dest, Path):
-                    raise ExportError(
-                        "type=local needs a folder as dest, not standard output"
-                    )
-                export_local(root, dest, preserve_owner=not services.rootless)
+            export_local(root, dest, preserve_owner=not services.rootless)
+
+
+def _export_rootfs_tar(services: Any, chain: tuple[str, ...], dest: Any) -> None:
+    """Write the root filesystem tar, reusing the one an earlier build wrote for ``chain``.
+
+    Layers never change once committed, so the tar of a chain is the same
+    every time; tars up to ``ROOTFS_CACHE_LIMIT`` bytes are kept as blobs.
+    """
+    from minikit.exporter import export_rootfs_tar
+    from minikit.util.digest import digest_of
+
+    store = services.store
+    key = "rootfs-tar:" + digest_of(list(chain))
+    cached = store.get_artifact(key)
+    if cached is None:
+        folder = store.make_temp_dir("rootfs-")
+        try:
+            staged = folder / "rootfs.tar"
+            with services.readonly(chain) as root:
+                export_rootfs_tar(root, staged)
+            size = staged.stat().st_size
+            if size > ROOTFS_CACHE_LIMIT:
+                _move_or_copy(staged, dest)
+                return
+            digest = _file_digest(staged)
+            cached = store.commit_blob(staged, digest, size, "application/x-tar")
+            store.put_artifact(key, digest)
+        finally:
+            remove_tree(folder)
+    _copy_file(cached, dest)
+
+
+def _move_or_copy(source: Path, dest: Any) -> None:
+    if isinstance(dest, Path):
+        try:
+            os.replace(source, dest)
+            return
+        except OSError:
+            pass
+    _copy_file(source, dest)
+
+
+def _file_digest(path: Path) -> str:
+    import hashlib
+
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            hasher.update(chunk)
+    return "sha256:" + hasher.hexdigest()
+
+
+def _copy_file(source: Path, dest: Any) -> None:
+    """Copy ``source`` to a path (through a temporary name) or to a binary stream."""
+    import shutil
+
+    if not isinstance(dest, Path):
+        with open(source, "rb") as handle:
+            shutil.copyfileobj(handle, dest, 1 << 20)
+        dest.flush()
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staged = dest.with_name(f".{dest.name}.minikit-{os.getpid()}")
+    try:
+        shutil.copyfile(source, staged)
+        os.replace(staged, dest)
+    finally:
+        if staged.exists():
+            staged.unlink()

@@ -47,9 +47,10 @@ def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
         network=request.network,
         check_only=request.check_only,
     )
-    from minikit.worker.cache_io import check_cache_specs
+    if request.cache_from or request.cache_to:
+        from minikit.worker.cache_io import check_cache_specs
 
-    check_cache_specs(request)
+        check_cache_specs(request)
     try:
         converted = Converter(parsed, options, linter).convert()
     except DockerfileError:
@@ -66,11 +67,13 @@ def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
             hint="fix the warnings above, or drop error=true from the # check= directive",
         )
     result = _solve(worker, request, services, converted, source.name)
-    from minikit.worker.cache_io import export_caches
     from minikit.worker.export import export_all
 
     digests = export_all(worker, request, services, converted, result)
-    export_caches(worker, request, services, result)
+    if request.cache_to:
+        from minikit.worker.cache_io import export_caches
+
+        export_caches(worker, request, services, result)
     return BuildResult(
         manifest_digest=digests[0],
         config_digest=digests[1],
@@ -135,10 +138,9 @@ def _services(
     from minikit.ops import OpServices
     from minikit.registry import RegistryClient, load_config
     from minikit.session import SecretStore, Session
-    from minikit.snapshot import apply_layer_tar, detect_snapshotter
-    from minikit.source.git import GitSource, scrub_git_environment
-    from minikit.source.http import HTTPSource
+    from minikit.source.gitenv import scrub_git_environment
     from minikit.source.image import ImagePuller
+    from minikit.util.lazy import Lazy
 
     scrub_git_environment()
 
@@ -146,7 +148,7 @@ def _services(
     assert store is not None
     config = load_config(request.config_path)
     registry = RegistryClient(config)
-    puller = ImagePuller(store, registry, apply_layer_tar)
+    puller = ImagePuller(store, registry, _apply_layer_tar)
     session = Session(secrets=SecretStore.load(request.secrets, request.cwd))
     session.local_dirs["context"] = context
     session.ssh = _ssh(request)
@@ -158,8 +160,7 @@ def _services(
         patterns = (
             [] if request.context_url else read_ignore_patterns(context, source.path)
         )
-    snapshotter, notice = detect_snapshotter(store.tmp_dir)
-    worker.notice(notice)
+    snapshotter = Lazy(lambda: _snapshotter(worker, store.tmp_dir))
     rootless = bool(getattr(worker.namespace, "rootless", False))
     services = OpServices(
         store=store,
@@ -172,10 +173,38 @@ def _services(
     )
     if patterns:
         services.filters["context"] = PatternMatcher(patterns)
-    services.git = GitSource(session.secrets, session.ssh, store.tmp_dir)
-    services.http = HTTPSource(session.secrets, store.tmp_dir)
+    # Git, HTTP and the snapshotter are built on first use: a build that
+    # is cached all the way never imports or probes them.
+    services.git = Lazy(lambda: _git_source(session, store.tmp_dir))
+    services.http = Lazy(lambda: _http_source(session, store.tmp_dir))
     worker.cleanups.append(lambda: session.ssh.close() if session.ssh is not None else None)
     return services
+
+
+def _apply_layer_tar(*args: Any, **kwargs: Any) -> None:
+    from minikit.snapshot import apply_layer_tar
+
+    apply_layer_tar(*args, **kwargs)
+
+
+def _snapshotter(worker: "Worker", state_dir: Path) -> Any:
+    from minikit.snapshot import detect_snapshotter
+
+    snapshotter, notice = detect_snapshotter(state_dir)
+    worker.notice(notice)
+    return snapshotter
+
+
+def _git_source(session: Any, scratch: Path) -> Any:
+    from minikit.source.git import GitSource
+
+    return GitSource(session.secrets, session.ssh, scratch)
+
+
+def _http_source(session: Any, scratch: Path) -> Any:
+    from minikit.source.http import HTTPSource
+
+    return HTTPSource(session.secrets, scratch)
 
 
 def _ssh(request: BuildRequest) -> Any:
@@ -214,8 +243,11 @@ def _solve(
 ) -> Any:
     from minikit.ops import Resolver
     from minikit.solver.solver import Solver, default_jobs
-    from minikit.worker.cache_io import make_importers
+    importers: list[Any] = []
+    if request.cache_from:
+        from minikit.worker.cache_io import make_importers
 
+        importers = make_importers(worker, request, services)
     definition = marshal(converted.output)
     solver = Solver(
         worker.store,
@@ -224,6 +256,6 @@ def _solve(
         jobs=request.jobs or default_jobs(),
         explain=request.explain_cache,
         location_lines={filename: converted.lines},
-        importers=make_importers(worker, request, services),
+        importers=importers,
     )
     return solver.solve(definition)
