@@ -117,6 +117,9 @@ def prune(
         }
         cutoff = time.time() - older_than if older_than is not None else None
         _prune_records(store, leased, cutoff, keep_bytes)
+        if all_entries:
+            with store.transaction() as db:
+                db.execute("DELETE FROM memos")
         _prune_layers(store, leased, cutoff, all_entries, keep_bytes)
         _prune_mounts(store, cutoff)
         _prune_blobs(store, cutoff)

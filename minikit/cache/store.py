@@ -89,6 +89,11 @@ CREATE TABLE IF NOT EXISTS mounts (
     created REAL NOT NULL,
     last_used REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS memos (
+    key TEXT PRIMARY KEY,           -- digest of everything a whole build depended on
+    data TEXT NOT NULL,             -- JSON: its result (see minikit.worker.memo)
+    updated REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS artifacts (
     key TEXT PRIMARY KEY,           -- what was exported, e.g. 'rootfs-tar:<chain digest>'
     digest TEXT NOT NULL,           -- the blob holding it

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import signal
 import socket
 import struct
 
@@ -79,6 +80,10 @@ def start_loopback_encoder() -> None:
     if pid == 0:
         status = 1
         try:
+            from minikit.executor.syscalls import PR_SET_PDEATHSIG, prctl
+
+            # Dies with the helper, so a killed helper leaves no encoder behind.
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             os.close(read_fd)
             os.write(write_fd, encode_loopback_request())
             status = 0

@@ -68,6 +68,10 @@ class MetadataResolver:
         self._seen[key] = resolved
         return resolved
 
+    def resolved(self) -> dict[tuple[str, str], Any]:
+        """Return every (reference, platform) resolved so far, with its result."""
+        return dict(self._seen)
+
 
 class Worker:
     """Runs builds against one store; create one per process."""

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from minikit.errors import DockerfileError
-from minikit.llb import marshal
 from minikit.oci.spec import Platform
 from minikit.progress import Warning as ProgressWarning
 from minikit.worker.build import MetadataResolver, internal_step
@@ -22,18 +21,25 @@ log = logging.getLogger(__name__)
 
 def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
     """Build ``request`` with the worker's store, executor and progress."""
-    from minikit.frontend.convert import ConvertOptions, Converter
-
     progress = worker.progress
     context = check_context(_remote_context(worker, request) or request.context)
     source = read_dockerfile(
         context, request.dockerfile, request.dockerfile_text, request.cwd
     )
+    key = _memo_key(request, context, source)
+    if key is not None:
+        remembered = _build_from_memo(worker, request, context, source, key)
+        if remembered is not None:
+            return remembered
+    from minikit.frontend.convert import ConvertOptions, Converter
+    from minikit.llb import marshal
+
     parsed, linter = _parse(worker, source)
     services = _services(worker, request, context, source)
     platform = Platform.parse(request.platform) if request.platform else Platform.host()
+    resolver = MetadataResolver(services.images, progress)
     options = ConvertOptions(
-        resolver=MetadataResolver(services.images, progress),
+        resolver=resolver,
         filename=source.name,
         build_args=dict(request.build_args),
         target=request.target,
@@ -66,7 +72,8 @@ def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
             f"lint violation found for rules: {', '.join(sorted({w.rule for w in converted.warnings}))}",
             hint="fix the warnings above, or drop error=true from the # check= directive",
         )
-    result = _solve(worker, request, services, converted, source.name)
+    definition = marshal(converted.output)
+    result = _solve(worker, request, services, converted, source.name, definition)
     from minikit.worker.export import export_all
 
     digests = export_all(worker, request, services, converted, result)
@@ -74,6 +81,8 @@ def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
         from minikit.worker.cache_io import export_caches
 
         export_caches(worker, request, services, result)
+    if key is not None and _pinned_sources_only(definition):
+        _remember(worker, key, converted, result, resolver)
     return BuildResult(
         manifest_digest=digests[0],
         config_digest=digests[1],
@@ -240,6 +249,7 @@ def _solve(
     services: Any,
     converted: Any,
     filename: str,
+    definition: Any,
 ) -> Any:
     from minikit.ops import Resolver
     from minikit.solver.solver import Solver, default_jobs
@@ -248,7 +258,6 @@ def _solve(
         from minikit.worker.cache_io import make_importers
 
         importers = make_importers(worker, request, services)
-    definition = marshal(converted.output)
     solver = Solver(
         worker.store,
         Resolver(services),
@@ -259,3 +268,81 @@ def _solve(
         importers=importers,
     )
     return solver.solve(definition)
+
+
+def _memo_key(request: BuildRequest, context: Path, source: Any) -> str | None:
+    from minikit.worker.memo import memo_key, memoizable
+
+    if not memoizable(request):
+        return None
+    key = memo_key(request, context, source.data)
+    log.debug("build memo key %s", key)
+    return key
+
+
+def _pinned_sources_only(definition: Any) -> bool:
+    """Tell whether every source of the graph is pinned by the memo's checks."""
+    for op in definition.ops.values():
+        identifier = getattr(op, "identifier", "")
+        if identifier.startswith(("git://", "http://", "https://", "oci-layout://")):
+            return False
+    return True
+
+
+def _remember(worker: "Worker", key: str, converted: Any, solved: Any, resolver: Any) -> None:
+    from minikit.worker.memo import Memo, MemoRecord
+
+    chain = list(getattr(solved.result, "chain", ()))
+    images = [[ref, platform, str(found.pinned)] for (ref, platform), found in resolver.resolved().items()]
+    steps = [report.name for report in solved.reports if report.name and not report.name.startswith("[internal] load build context")]
+    warnings = [
+        {
+            "rule": w.rule,
+            "message": w.message,
+            "line": w.line,
+            "url": getattr(w, "url", ""),
+            "description": getattr(w, "description", ""),
+        }
+        for w in converted.warnings
+    ]
+    record = MemoRecord(chain, converted.image, images, steps, warnings)
+    Memo(worker.store).put(key, record)
+    log.debug("recorded build memo %s", key)
+
+
+def _build_from_memo(
+    worker: "Worker", request: BuildRequest, context: Path, source: Any, key: str
+) -> BuildResult | None:
+    """Export the recorded result when nothing the build depends on has changed."""
+    from types import SimpleNamespace
+
+    from minikit.oci.reference import Reference
+    from minikit.progress import VertexCached, VertexCompleted, now
+    from minikit.solver.types import SnapshotResult
+    from minikit.worker.export import export_all
+    from minikit.worker.memo import Memo
+
+    record = Memo(worker.store).get(key)
+    if record is None:
+        return None
+    with internal_step(worker.progress, f"[internal] load build definition from {source.name}"):
+        pass
+    services = _services(worker, request, context, source)
+    resolver = MetadataResolver(services.images, worker.progress)
+    for reference, platform, pinned in record.images:
+        found = resolver.resolve(Reference.parse(reference), Platform.parse(platform))
+        if str(found.pinned) != pinned:
+            log.debug("memo miss: %s now resolves to %s", reference, found.pinned)
+            return None
+    log.info("nothing changed since build memo %s; exporting its result", key[7:19])
+    warnings = [SimpleNamespace(**item) for item in record.warnings]
+    texts = _report_warnings(worker, warnings)
+    for number, name in enumerate(record.steps):
+        moment = now()
+        vertex = f"memo:{number}"
+        worker.progress.emit(VertexCached(vertex, name, moment))
+        worker.progress.emit(VertexCompleted(vertex, name, moment, moment, cached=True))
+    solved = SimpleNamespace(result=SnapshotResult(tuple(record.chain)), reports=())
+    converted = SimpleNamespace(image=record.image, warnings=warnings, lines=())
+    digests = export_all(worker, request, services, converted, solved)
+    return BuildResult(manifest_digest=digests[0], config_digest=digests[1], warnings=texts)
