@@ -383,6 +383,7 @@ def _report_result(
         }
         Path(args.metadata_file).write_text(json.dumps(data, indent=2) + "\n")
     if mode == "quiet":
-        sys.stdout.write(result.config_digest + "\n")
+        if result.config_digest:
+            sys.stdout.write(result.config_digest + "\n")
     elif result.manifest_digest:
         sys.stderr.write(f"image digest: {result.manifest_digest}\n")

@@ -32,20 +32,9 @@ ROOTFS_CACHE_LIMIT = 256 * 1024 * 1024
 def export_all(
     worker: "Worker", request: BuildRequest, services: Any, converted: Any, solved: Any
 ) -> tuple[str, str]:
-    """Run every ``-o`` output; return (manifest digest, config digest)."""
-    from minikit.exporter import build_image
-
+    """Run every ``-o`` output; return (manifest digest, config digest), empty without an image."""
     chain = tuple(getattr(solved.result, "chain", ()))
     check_layers_for_secrets(worker, services, chain, request, solved, converted)
-    epoch = _epoch(request)
-    with internal_step(worker.progress, "exporting layers"):
-        layers = _layer_blobs(worker, services, chain, epoch)
-    config = _image_config(converted.image, worker, chain, epoch)
-    if any(spec.type == "inline" for spec in request.cache_to):
-        from minikit.worker.cache_io import inline_cache
-
-        config.update(inline_cache(worker, request, solved, layers))
-    image = build_image(config, layers, oci_media_types=True)
     outputs = request.outputs
     if not outputs:
         worker.progress.emit(
@@ -54,9 +43,47 @@ def export_all(
                 "To write it somewhere, use -o type=oci,dest=FILE or another output"
             )
         )
+    image = None
+    if _needs_image(request):
+        image = _assemble_image(worker, request, services, converted, solved, chain)
     for output in outputs:
         _export_one(worker, request, services, output, image, chain)
+    if image is None:
+        return "", ""
     return image.manifest.digest, image.config.digest
+
+
+def _needs_image(request: BuildRequest) -> bool:
+    """Tell whether an output needs layer blobs and an image config.
+
+    Folder and root filesystem tar outputs do not, so a build that only
+    writes those never compresses its layers.
+    """
+    if any(spec.type == "inline" for spec in request.cache_to):
+        return True
+    outputs = request.outputs
+    return not outputs or any(output.type not in ("tar", "local") for output in outputs)
+
+
+def _assemble_image(
+    worker: "Worker",
+    request: BuildRequest,
+    services: Any,
+    converted: Any,
+    solved: Any,
+    chain: tuple[str, ...],
+) -> Any:
+    from minikit.exporter import build_image
+
+    epoch = _epoch(request)
+    with internal_step(worker.progress, "exporting layers"):
+        layers = _layer_blobs(worker, services, chain, epoch)
+    config = _image_config(converted.image, worker, chain, epoch)
+    if any(spec.type == "inline" for spec in request.cache_to):
+        from minikit.worker.cache_io import inline_cache
+
+        config.update(inline_cache(worker, request, solved, layers))
+    return build_image(config, layers, oci_media_types=True)
 
 
 def _epoch(request: BuildRequest) -> int | None:
