@@ -348,15 +348,15 @@ def _write_entries(
 ) -> None:
     """Write the entries below ``base``; folders get their final mode and times last."""
     folders: list[tuple[Path, SourceEntry]] = []
+    # ``base`` itself is replaced when it is a link; entries below it go into
+    # the folder it resolves to inside the root.
     base_host = resolve_in_root(dst_root, base, follow_final=False)
+    base_folder = resolve_in_root(dst_root, base)
     for entry in entries:
-        target = base_host / entry.rel if entry.rel else base_host
-        if entry.rel:
-            # Parents were written before their children, so resolving the
-            # parent inside the root cannot leave it through a new link.
-            target = resolve_in_root(
-                dst_root, os.path.join(base, entry.rel), follow_final=False
-            )
+        # Entries come parents first and every folder among them is made a
+        # real folder (a link in its place is replaced) before its children,
+        # so joining the names cannot pass through a link; no resolving needed.
+        target = base_folder / entry.rel if entry.rel else base_host
         if stat.S_ISDIR(entry.info.st_mode):
             _make_dir(target)
             folders.append((target, entry))
