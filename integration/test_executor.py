@@ -21,6 +21,7 @@ from typing import Any
 import executor_support
 import pytest
 from executor_support import SandboxRunner
+from fixtures.tools import missing
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 # CAP_CHOWN .. CAP_SETFCAP as BuildKit grants them: 0xa80425fb.
@@ -32,7 +33,7 @@ SECRET = b"s3cr3t-VALUE-7d1f2c"
 def busybox() -> str:
     path = executor_support.find_static_busybox()
     if path is None:
-        pytest.skip("needs a static busybox (Debian package busybox-static)")
+        missing("needs a static busybox (Debian package busybox-static)")
     return path
 
 
@@ -45,7 +46,7 @@ def sandbox(request: pytest.FixtureRequest, busybox: str) -> Iterator[SandboxRun
         yield SandboxRunner("root", sys.executable, paths, busybox)
         return
     if not os.path.exists(executor_support.SYSTEM_PYTHON):
-        pytest.skip(f"needs {executor_support.SYSTEM_PYTHON} (Debian package python3)")
+        missing(f"needs {executor_support.SYSTEM_PYTHON} (Debian package python3)")
     executor_support.ensure_test_user()
     code = executor_support.copy_for_test_user(str(REPOSITORY))
     yield SandboxRunner("rootless", executor_support.SYSTEM_PYTHON, [code], busybox)
@@ -53,10 +54,21 @@ def sandbox(request: pytest.FixtureRequest, busybox: str) -> Iterator[SandboxRun
 
 
 @pytest.fixture(scope="session")
-def no_range_sandbox(sandbox: SandboxRunner) -> Iterator[SandboxRunner]:
-    """A rootless runner whose user has no subordinate ids."""
-    if not sandbox.rootless:
-        pytest.skip("the single-id fallback only exists for rootless builds")
+def rootless_sandbox(busybox: str) -> Iterator[SandboxRunner]:
+    """A rootless runner on its own, for tests that only make sense rootless."""
+    if os.geteuid() != 0:
+        pytest.skip("runs as root: it creates the test user and runs the driver as it")
+    executor_support.ensure_test_user()
+    code = executor_support.copy_for_test_user(str(REPOSITORY))
+    yield SandboxRunner("rootless", executor_support.SYSTEM_PYTHON, [code], busybox)
+    shutil.rmtree(code, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def no_range_sandbox(busybox: str) -> Iterator[SandboxRunner]:
+    """A rootless runner whose user has no subordinate ids (the fallback exists only rootless)."""
+    if os.geteuid() != 0:
+        pytest.skip("runs as root: it creates the test user and runs the driver as it")
     account = executor_support.ensure_test_user(
         executor_support.NO_RANGE_USER, subordinate_ids=False
     )
@@ -68,7 +80,7 @@ def no_range_sandbox(sandbox: SandboxRunner) -> Iterator[SandboxRunner]:
         "rootless",
         executor_support.SYSTEM_PYTHON,
         [code],
-        sandbox.busybox,
+        busybox,
         user=executor_support.NO_RANGE_USER,
     )
     shutil.rmtree(code, ignore_errors=True)
@@ -228,11 +240,11 @@ def test_network_host_reaches_host_loopback(
 
 def test_network_default_slirp_interface(sandbox: SandboxRunner) -> None:
     if shutil.which("slirp4netns") is None:
-        pytest.skip("needs slirp4netns (Debian package slirp4netns)")
+        missing("needs slirp4netns (Debian package slirp4netns)")
     if sandbox.rootless and not executor_support.tun_usable_by(
         executor_support.ensure_test_user()
     ):
-        pytest.skip(
+        missing(
             "rootless slirp4netns needs /dev/net/tun mode 0666, as Debian's udev sets it"
         )
     result = run_one(
@@ -247,12 +259,15 @@ def test_network_default_slirp_interface(sandbox: SandboxRunner) -> None:
     assert "nameserver 10.0.2.3" in result["stdout"]
 
 
-def test_network_default_rootless_without_tun(sandbox: SandboxRunner) -> None:
-    if not sandbox.rootless or shutil.which("slirp4netns") is None:
-        pytest.skip("checks the rootless error when /dev/net/tun is not accessible")
-    if executor_support.tun_usable_by(executor_support.ensure_test_user()):
-        pytest.skip("/dev/net/tun is usable by the test user here")
-    result = run_one(sandbox, shell("true", network="default"))
+def test_network_default_rootless_without_tun(rootless_sandbox: SandboxRunner) -> None:
+    # The tests run one after another, so narrowing the device's mode for the
+    # length of this test is seen by no other RUN; it is restored at once.
+    original = os.stat("/dev/net/tun").st_mode & 0o777
+    os.chmod("/dev/net/tun", 0o600)
+    try:
+        result = run_one(rootless_sandbox, shell("true", network="default"))
+    finally:
+        os.chmod("/dev/net/tun", original)
     assert "/dev/net/tun" in result["error"]
     assert "0666" in result["hint"]
 
