@@ -255,7 +255,7 @@ def _run_step(
         result["leftover"] = _processes_matching(step["leftover"].encode())
     if step.get("scan_disk"):
         needle = base64.b64decode(step["scan_disk"])
-        scratch = glob.glob(os.path.join(tempfile.gettempdir(), "minikit-exec-*"))
+        scratch = glob.glob(os.path.join(tempfile.gettempdir(), "*-exec-*"))
         result["found_on_disk"] = _found_on_disk(needle, [workdir, *scratch])
     return result
 

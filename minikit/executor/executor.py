@@ -71,11 +71,14 @@ class Executor:
         self._used = False
 
     @classmethod
-    def start(cls, namespace: BuildNamespace) -> Executor:
+    def start(cls, namespace: BuildNamespace, scratch_parent: str | None = None) -> Executor:
         """Fork the namespace helper; call right after ``enter_build_namespace``.
 
         Forking is only safe while this process has a single thread, so this
-        raises ``ExecutorError`` when other threads already run.
+        raises ``ExecutorError`` when other threads already run. The helper's
+        scratch folder goes under ``scratch_parent`` (default: the system
+        temporary folder), named after this process's pid, so a store's
+        sweep can remove it after a build killed with SIGKILL.
         """
         if threading.active_count() > 1:
             raise ExecutorError(
@@ -83,7 +86,7 @@ class Executor:
                 hint="call Executor.start() right after enter_build_namespace(), "
                 "before any thread starts",
             )
-        scratch = tempfile.mkdtemp(prefix="minikit-exec-")
+        scratch = tempfile.mkdtemp(prefix=f"{os.getpid()}-exec-", dir=scratch_parent)
         parent_end, helper_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         uid_map = idmap.identity_of(namespace.uid_map)
         gid_map = idmap.identity_of(namespace.gid_map)

@@ -190,7 +190,17 @@ def _read(spec: SecretSpec, cwd: Path) -> bytes:
                 hint="pass a smaller file, or mount large data with RUN "
                 "--mount=type=bind",
             )
-        return path.read_bytes()
+        # Read one byte past the limit, so a device or pipe without a size
+        # (such as /dev/zero) is rejected instead of read forever.
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SECRET_SIZE + 1)
+        if len(data) > MAX_SECRET_SIZE:
+            raise SecretError(
+                f"secret {spec.id}: {path} holds more than the 500 KiB limit",
+                hint="pass a smaller file, or mount large data with RUN "
+                "--mount=type=bind",
+            )
+        return data
     except FileNotFoundError:
         raise SecretError(
             f"secret {spec.id}: failed to stat {path}: no such file",

@@ -51,6 +51,28 @@ def set_opaque(path: Path) -> None:
     os.setxattr(path, OPAQUE_XATTR, b"y", follow_symlinks=False)
 
 
+def strip_whiteouts(layer: Path) -> int:
+    """Remove whiteouts and opaque markers from a layer that has nothing below it.
+
+    In the bottom layer they hide nothing, and overlayfs lists a whiteout in
+    a folder that exists in that layer alone as an entry that cannot be
+    opened. Returns the number of markers removed.
+    """
+    removed = 0
+    for folder, dirs, files in os.walk(layer):
+        for name in files:
+            path = os.path.join(folder, name)
+            if is_whiteout(os.lstat(path)):
+                os.unlink(path)
+                removed += 1
+        for name in dirs:
+            path = Path(folder) / name
+            if is_opaque(path):
+                os.removexattr(path, OPAQUE_XATTR, follow_symlinks=False)
+                removed += 1
+    return removed
+
+
 def is_layer_xattr(name: str) -> bool:
     """Tell whether the xattr ``name`` belongs in a layer (tar) or a copied tree."""
     if name.startswith(OVERLAY_XATTR_PREFIXES):

@@ -92,10 +92,16 @@ class HTTPSource:
                 open(target, "wb") as out,
             ):
                 hasher = hashlib.sha256()
+                received = 0
                 while chunk := response.read(_CHUNK):
                     hasher.update(chunk)
                     out.write(chunk)
+                    received += len(chunk)
+                _check_length(url, response.headers.get("Content-Length"), received)
                 filename = download_name(url)
+        except HTTPSourceError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         except urllib.error.HTTPError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise HTTPSourceError(
@@ -129,6 +135,19 @@ class HTTPSource:
         shutil.copyfile(download.path, target)
         os.chmod(target, mode)
         return download.filename
+
+
+def _check_length(url: str, declared: str | None, received: int) -> None:
+    """Reject a download that ended before its declared Content-Length."""
+    if declared is None or not declared.strip().isdigit():
+        return
+    expected = int(declared)
+    if received != expected:
+        raise HTTPSourceError(
+            f"failed to download {redact_url(url)}: received {received} of "
+            f"{expected} bytes",
+            hint="the connection ended early; try again, or check the server",
+        )
 
 
 def download_name(url: str) -> str:

@@ -100,7 +100,9 @@ class ImagePuller:
         descriptor: Descriptor,
         on_status: Callable[[str, int, int | None, bool], None] | None,
     ) -> str:
-        origin = "pull:" + descriptor.digest
+        # The bottom layer is stored apart: its whiteouts are removed (see
+        # strip_whiteouts), which would be wrong for the same blob higher up.
+        origin = "pull:" + descriptor.digest + (":bottom" if index == 0 else "")
         with self._lock:
             lock = self._layer_locks.setdefault(descriptor.digest, threading.Lock())
         with lock:
@@ -113,6 +115,10 @@ class ImagePuller:
                 target = staged / "diff"
                 target.mkdir()
                 self.apply_layer(blob, descriptor.media_type, target)
+                if index == 0:
+                    from minikit.snapshot.fsformat import strip_whiteouts
+
+                    strip_whiteouts(target)
                 layer_id = self.store.commit_layer(
                     target, origin=origin, size=descriptor.size
                 )

@@ -92,7 +92,9 @@ class Worker:
         from minikit.executor import Executor
 
         if self.namespace is not None:
-            self.executor = Executor.start(self.namespace)
+            scratch = self.root / "tmp"
+            scratch.mkdir(parents=True, exist_ok=True)
+            self.executor = Executor.start(self.namespace, str(scratch))
 
     def close(self) -> None:
         """Stop what the build started: SSH agents, the executor helper, the store."""

@@ -1,13 +1,20 @@
 """The secret leak guard: no layer this build made may hold a secret's bytes.
 
-Before anything is exported, every layer that this build produced for the
-final image is searched for the value of every secret given to the build,
-and for its Base64 form. A match fails the build with the step, its
-Dockerfile line and the path of the file, never the value.
-``--allow secret-in-layer`` turns the failure into a warning. On a
-failure the leaked layer is deleted from ``--root`` with the cache records
-that lead to it, so the value stays nowhere on disk and a later build cannot
-take that layer from the cache.
+Before anything is exported, every layer that this build produced, in any
+stage and not only the final image, is searched for the value of every
+secret given to the build: the bytes as given and without surrounding
+blanks, their hex form, and their Base64 form at each of the three byte
+alignments (so ``printf 'user:%s'`` piped to ``base64`` is found too), in
+file contents, symbolic link targets and file names. A match fails the build
+with the step, its Dockerfile line and the path of the file, never the value.
+``--allow secret-in-layer`` turns the failure into a warning. On a failure
+every leaked layer is deleted from ``--root`` with the cache records that
+lead to it, so the value stays nowhere on disk and a later build (with
+another secret, or none) cannot take such a layer from the cache.
+
+NOTE: values shorter than ``MIN_SECRET_LENGTH`` bytes, and values stored
+transformed in other ways (compressed, encrypted, reversed, split across
+files, encoded twice), are not found.
 """
 
 from __future__ import annotations
@@ -28,20 +35,41 @@ if TYPE_CHECKING:
 
 # Shorter values match by chance in any binary, so they are not searched for.
 MIN_SECRET_LENGTH = 4
+# Shorter Base64 fragments would match by chance too.
+MIN_BASE64_CORE = 6
 # Bytes read per step when searching a file.
 _CHUNK = 1 << 20
 ALLOW_FLAG = "secret-in-layer"
 
 
 def _needles(values: list[bytes]) -> list[bytes]:
-    """Return each value, without surrounding blanks, and in Base64."""
-    needles = set()
+    """Return every form of every value that the search looks for, longest first."""
+    needles: set[bytes] = set()
     for value in values:
         stripped = value.strip()
         if len(stripped) < MIN_SECRET_LENGTH:
             continue
-        needles.update((value, stripped, base64.b64encode(stripped)))
+        needles.update((value, stripped, stripped.hex().encode()))
+        needles.update(_base64_cores(stripped))
     return sorted(needles, key=len, reverse=True)
+
+
+def _base64_cores(value: bytes) -> list[bytes]:
+    """Return the part of ``value``'s Base64 that is the same whatever surrounds it.
+
+    In a longer Base64 text the value starts at one of three byte alignments.
+    For each, the characters that also encode bytes before or after the value
+    are cut off, leaving the characters fixed by the value alone.
+    """
+    cores = []
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + value)
+        start = (4 * offset + 2) // 3
+        end = len(encoded) if (offset + len(value)) % 3 == 0 else len(encoded) - 4
+        core = encoded[start:end]
+        if len(core) >= MIN_BASE64_CORE:
+            cores.append(core)
+    return cores
 
 
 def _files(root: Path) -> Iterator[Path]:
@@ -76,15 +104,29 @@ def _contains(path: Path, needles: list[bytes]) -> bool:
 
 
 def find_leaks(layer_dir: Path, values: list[bytes]) -> list[str]:
-    """Return the paths (inside the layer) of files that hold one of ``values``."""
+    """Return the paths (inside the layer) whose name or content holds one of ``values``."""
     needles = _needles(values)
     if not needles:
         return []
-    found = []
+    raw = [needle for needle in needles if needle in _raw_forms(values)]
+    found = set()
+    for folder, dirs, names in os.walk(layer_dir):
+        for name in dirs + names:
+            if any(needle in os.fsencode(name) for needle in raw):
+                found.add("/" + os.path.relpath(os.path.join(folder, name), layer_dir))
     for path in _files(layer_dir):
         if _contains(path, needles):
-            found.append("/" + os.path.relpath(path, layer_dir))
+            found.add("/" + os.path.relpath(path, layer_dir))
     return sorted(found)
+
+
+def _raw_forms(values: list[bytes]) -> set[bytes]:
+    forms = set()
+    for value in values:
+        stripped = value.strip()
+        if len(stripped) >= MIN_SECRET_LENGTH:
+            forms.update((value, stripped))
+    return forms
 
 
 def check_layers_for_secrets(
@@ -95,21 +137,31 @@ def check_layers_for_secrets(
     solved: Any = None,
     converted: Any = None,
 ) -> None:
-    """Fail (or warn) when a layer made by this build contains a secret value.
+    """Fail (or warn) when any layer made by this build contains a secret value.
 
-    ``solved`` and ``converted`` let the error name the Dockerfile line of
-    the step that wrote the layer; without them it names the step only.
+    Layers of the final ``chain`` are reported first. ``solved`` and
+    ``converted`` let the error name the Dockerfile line of the step that
+    wrote the layer; without them it names the step only.
     """
     values = services.session.secrets.values()
     if not values:
         return
     store = services.store
-    for layer_id in chain:
-        if layer_id not in store.built_here:
+    built = sorted(store.built_here, key=lambda layer: (layer not in chain, layer))
+    leaked = []
+    for layer_id in built:
+        if not store.layer_path(layer_id).is_dir():
             continue
         leaks = find_leaks(store.layer_path(layer_id), values)
         if leaks:
-            _report(worker, store, layer_id, leaks, request, (solved, converted))
+            leaked.append((layer_id, leaks))
+    if not leaked:
+        return
+    if ALLOW_FLAG not in request.entitlements:
+        for layer_id, _leaks in leaked[1:]:
+            _forget(store, layer_id)
+    for layer_id, leaks in leaked:
+        _report(worker, store, layer_id, leaks, request, (solved, converted))
 
 
 def _report(
@@ -125,7 +177,7 @@ def _report(
     if len(leaks) > 5:
         paths += f" and {len(leaks) - 5} more"
     message = (
-        f"a secret given to this build was written into the image by {step}: {paths}"
+        f"a secret given to this build was written into a layer by {step}: {paths}"
     )
     location = _location_of(layer_id, *build)
     if ALLOW_FLAG in request.entitlements:

@@ -145,3 +145,11 @@ def test_store_repr_hides_values():
 
 def test_store_values_skip_empty():
     assert SecretStore({"a": b"", "b": b"v"}).values() == [b"v"]
+
+
+def test_device_secret_is_bounded(tmp_path):
+    from minikit.errors import SecretError
+    from minikit.session.secrets import SecretSpec, SecretStore
+
+    with pytest.raises(SecretError, match="500 KiB limit"):
+        SecretStore.load([SecretSpec("zero", "file", "/dev/zero")], tmp_path)
