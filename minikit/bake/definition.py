@@ -7,6 +7,7 @@ evaluated; ``to_request`` turns a target into the same BuildRequest that
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,12 @@ MAP_KEYS = ("args", "labels", "contexts")
 TEXT_KEYS = ("context", "dockerfile", "dockerfile-inline", "target", "network", "description")
 BOOL_KEYS = ("no-cache", "pull")
 KNOWN_KEYS = set(LIST_KEYS) | set(MAP_KEYS) | set(TEXT_KEYS) | set(BOOL_KEYS) | {"inherits", "name"}
+# The type of each list or map attribute; the others (but BOOL_KEYS) are strings.
+_KEY_TYPES: dict[str, type] = {
+    **{key: list for key in LIST_KEYS},
+    **{key: dict for key in MAP_KEYS},
+}
+_EXAMPLES = {list: '["..."]', dict: '{ KEY = "VALUE" }', str: '"..."'}
 
 
 @dataclass
@@ -65,7 +72,7 @@ def resolve(files: list[Path], names: list[str], overrides: list[str]) -> list[T
     wanted = _expand_groups(merged, evaluator, names or ["default"])
     targets = [_target(merged, evaluator, name, ()) for name in wanted]
     for override in overrides:
-        _apply_override(targets, override)
+        _apply_override(merged, evaluator, targets, override)
     return targets
 
 
@@ -80,7 +87,12 @@ def _expand_groups(merged: BakeFile, evaluator: Evaluator, names: list[str]) -> 
         if name in groups and name not in seen_groups:
             seen_groups.add(name)
             members = evaluator.evaluate(groups[name].get("targets", Expr("list")))
-            stack.extend(reversed(members))
+            if not isinstance(members, list):
+                raise ConfigError(
+                    f"invalid bake group {name!r}: targets must be a list, not {_type_name(members)}",
+                    hint='write targets = ["app", "tools"]',
+                )
+            stack.extend(str(member) for member in reversed(members))
         elif name in targets:
             if name not in out:
                 out.append(name)
@@ -101,8 +113,10 @@ def _target(merged: BakeFile, evaluator: Evaluator, name: str, chain: tuple[str,
     if body is None:
         raise ConfigError(f"bake target {chain[-1] if chain else name!r} inherits from unknown target {name!r}")
     values: dict[str, Any] = {}
-    for parent in evaluator.evaluate(body.get("inherits", Expr("list"))):
-        _merge(values, _target(merged, evaluator, parent, chain + (name,)).values)
+    parents = evaluator.evaluate(body.get("inherits", Expr("list")))
+    _check_value(name, "inherits", parents, list)
+    for parent in parents:
+        _merge(values, _target(merged, evaluator, str(parent), chain + (name,)).values)
     own = {}
     for key, expr in body.items():
         if key == "inherits":
@@ -110,8 +124,29 @@ def _target(merged: BakeFile, evaluator: Evaluator, name: str, chain: tuple[str,
         if key not in KNOWN_KEYS:
             raise ConfigError(f"unsupported attribute {key!r} in bake target {name!r}")
         own[key] = evaluator.evaluate(expr)
+        if key not in BOOL_KEYS:
+            _check_value(name, key, own[key], _KEY_TYPES.get(key, str))
     _merge(values, own)
     return Target(name, values)
+
+
+def _check_value(target: str, key: str, value: Any, expected: type) -> None:
+    """Raise ConfigError unless ``value`` (or null) has the type that ``key`` takes."""
+    if value is None or isinstance(value, expected):
+        return
+    names = {list: "a list", dict: "a map", str: "a string"}
+    raise ConfigError(
+        f"invalid bake target {target!r}: {key} must be {names[expected]}, not {_type_name(value)}",
+        hint=f"write {key} = {_EXAMPLES[expected]}",
+    )
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    names = {list: "a list", dict: "a map", str: "a string"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _merge(values: dict[str, Any], newer: dict[str, Any]) -> None:
@@ -122,14 +157,15 @@ def _merge(values: dict[str, Any], newer: dict[str, Any]) -> None:
             values[key] = value
 
 
-def _apply_override(targets: list[Target], text: str) -> None:
+def _apply_override(merged: BakeFile, evaluator: Evaluator, targets: list[Target], text: str) -> None:
     path, sep, value = text.partition("=")
     if not sep or "." not in path:
         raise UsageError(f"invalid --set {text!r}", hint="write --set TARGET.KEY=VALUE (TARGET may be *)")
     pattern, _, key = path.partition(".")
     key, _, subkey = key.partition(".")
+    names = _override_targets(merged, evaluator, pattern)
     for target in targets:
-        if pattern not in ("*", target.name):
+        if target.name not in names:
             continue
         if subkey:
             target.values.setdefault(key, {})[subkey] = value
@@ -139,6 +175,24 @@ def _apply_override(targets: list[Target], text: str) -> None:
             target.values[key] = value.lower() in ("1", "true")
         else:
             target.values[key] = value
+
+
+def _override_targets(merged: BakeFile, evaluator: Evaluator, pattern: str) -> set[str]:
+    """Return the targets that ``--set PATTERN.KEY=VALUE`` changes, as buildx matches them.
+
+    PATTERN is a target name, a group name (its targets), or a shell glob
+    such as ``*`` or ``app-*`` over the target names of the bake files.
+    """
+    groups = merged.blocks.get("group", {})
+    names = {name for name in merged.blocks.get("target", {}) if fnmatch.fnmatchcase(name, pattern)}
+    if pattern in groups:
+        names.update(_expand_groups(merged, evaluator, [pattern]))
+    if not names:
+        raise UsageError(
+            f"could not find any target matching {pattern!r}",
+            hint="targets and groups in the bake files: " + ", ".join(sorted(set(groups) | set(merged.blocks.get("target", {})))),
+        )
+    return names
 
 
 def csv_of(value: Any) -> str:

@@ -46,9 +46,17 @@ class BakeFile:
 def load(path: Path) -> BakeFile:
     """Read ``path`` as JSON (``.json``) or HCL; raise ConfigError with the line on a syntax error."""
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"failed to read bake file {path}: {exc.strerror}", hint="check the path given with -f") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"invalid bake file {path}: invalid UTF-8 byte 0x{data[exc.start]:02x} at line {line}",
+            hint="bake files are UTF-8 text: check that -f names the bake file and not a binary file",
+        ) from None
     if path.suffix == ".json":
         return _load_json(path, text)
     return _load_hcl(path, text)
@@ -150,11 +158,40 @@ def _load_json(path: Path, text: str) -> BakeFile:
             f"invalid bake file {path}: {exc.msg} at line {exc.lineno}",
             location=SourceLocation(str(path), exc.lineno, column=exc.colno, lines=tuple(text.split("\n"))),
         ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"invalid bake file {path}: the top level must be a JSON object",
+            hint='write {"target": {"app": {"tags": ["app:1"]}}}',
+        )
     result = BakeFile(path)
     for kind in ("target", "group", "variable"):
-        for label, body in (data.get(kind) or {}).items():
+        blocks = data.get(kind) or {}
+        _check_object(path, blocks, f'"{kind}"', f'{{"{kind}": {{"NAME": {{...}}}}}}')
+        for label, body in blocks.items():
+            _check_object(path, body, f'{kind} "{label}"', f'{{"{kind}": {{"{label}": {{...}}}}}}')
             result.add(kind, label, {key: _from_json(value) for key, value in body.items()})
     return result
+
+
+def _check_object(path: Path, value: Any, what: str, example: str) -> None:
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"invalid bake file {path}: {what} must be a JSON object, not {_json_type(value)}",
+            hint=f"write {example}",
+        )
+
+
+def _json_type(value: Any) -> str:
+    """Return the JSON name of the type of ``value``."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "null" if value is None else type(value).__name__
 
 
 def _from_json(value: Any) -> Expr:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from minikit.errors import MinikitError
+from minikit.errors import ConfigError, MinikitError, UsageError
 
 
 def add_bake_parser(subparsers: Any) -> None:
@@ -33,6 +34,7 @@ def add_bake_parser(subparsers: Any) -> None:
 def run_bake_command(args: argparse.Namespace) -> int:
     """Resolve the bake files and build each selected target in turn."""
     from minikit.bake.definition import find_files, print_json, resolve
+    from minikit.cli.build import allowed_entitlements
 
     cwd = Path.cwd()
     files = find_files(cwd, args.files)
@@ -40,14 +42,15 @@ def run_bake_command(args: argparse.Namespace) -> int:
     if args.print_only:
         sys.stdout.write(print_json(targets, args.targets))
         return 0
-    requests = [to_request(target, args, cwd) for target in targets]
+    allowed = allowed_entitlements(args.allow, bake=True)
+    requests = [to_request(target, args, cwd, allowed) for target in targets]
     return _build_all(args, requests)
 
 
-def to_request(target: Any, args: argparse.Namespace, cwd: Path) -> Any:
-    """Turn an evaluated bake target into a BuildRequest."""
+def to_request(target: Any, args: argparse.Namespace, cwd: Path, allowed: set[str]) -> Any:
+    """Turn an evaluated bake target into a BuildRequest; ``allowed`` is from ``--allow``."""
     from minikit.bake.definition import csv_of
-    from minikit.cli.flags import parse_build_context, parse_cache, parse_output, parse_ssh
+    from minikit.cli.flags import check_jobs, parse_build_context, parse_cache, parse_output, parse_ssh
     from minikit.session.secrets import parse_secret_flag
     from minikit.worker.request import BuildRequest, OutputSpec
 
@@ -72,7 +75,7 @@ def to_request(target: Any, args: argparse.Namespace, cwd: Path) -> Any:
         dockerfile_text=text,
         build_args={key: str(value) for key, value in (target.get("args") or {}).items() if value is not None},
         target=target.get("target") or "",
-        tags=[str(tag) for tag in target.get("tags") or []],
+        tags=_tags(target),
         labels={key: str(value) for key, value in (target.get("labels") or {}).items()},
         outputs=outputs,
         secrets=[parse_secret_flag(csv_of(item)) for item in target.get("secret") or []],
@@ -82,42 +85,84 @@ def to_request(target: Any, args: argparse.Namespace, cwd: Path) -> Any:
         no_cache=args.no_cache or bool(target.get("no-cache")),
         no_cache_filter=[str(item) for item in target.get("no-cache-filter") or []],
         named_contexts=named,
-        entitlements={item for text in args.allow for item in text.split(",") if item}
-        | {str(item) for item in target.get("entitlements") or []},
+        platform=_platform(target),
+        entitlements=allowed | _target_entitlements(target),
         network=target.get("network") or "default",
-        jobs=args.jobs,
+        jobs=check_jobs(args.jobs),
         root=Path(args.root) if args.root else None,
         config_path=Path(args.config) if args.config else None,
         cwd=cwd,
     )
 
 
+def _tags(target: Any) -> list[str]:
+    """Return the target's tags; raise ConfigError before any build for an invalid one."""
+    from minikit.cli.flags import check_tags
+
+    tags = [str(tag) for tag in target.get("tags") or []]
+    with _as_config_error():
+        return check_tags(tags, f" in bake target {target.name!r}")
+
+
+def _platform(target: Any) -> str:
+    from minikit.cli.flags import check_platform
+
+    platforms = [str(item) for item in target.get("platforms") or []]
+    with _as_config_error():
+        return check_platform(",".join(platforms), "platform", f" in bake target {target.name!r}")
+
+
+def _target_entitlements(target: Any) -> set[str]:
+    from minikit.cli.build import allowed_entitlements
+
+    values = [str(item) for item in target.get("entitlements") or []]
+    with _as_config_error():
+        return allowed_entitlements(values, bake=True, name="entitlement", where=f" in bake target {target.name!r}")
+
+
+@contextmanager
+def _as_config_error() -> Iterator[None]:
+    """Report a bad value from a bake file as a ConfigError (exit 1), not a usage error."""
+    try:
+        yield
+    except UsageError as error:
+        raise ConfigError(error.message, hint=error.hint) from None
+
+
 def _build_all(args: argparse.Namespace, requests: list[Any]) -> int:
-    from minikit.cli.build import progress_mode
-    from minikit.cli.errors import render_error
-    from minikit.cli.progress import make_progress
+    from minikit.cli.build import progress_mode, run_worker
+    from minikit.cli.paths import check_root
+    from minikit.cli.progress import make_progress, print_warnings_summary
+    from minikit.cli.signals import install_shutdown_handlers
     from minikit.executor import enter_build_namespace
     from minikit.worker import Worker, default_root
 
     args.quiet = False
     mode = progress_mode(args)
-    root = Path(args.root) if args.root else default_root()
+    root = check_root(Path(args.root) if args.root else default_root())
     for request in requests:
         request.root = request.root or root
     namespace = enter_build_namespace()
+    install_shutdown_handlers()
     renderer = make_progress(mode)
-    worker = Worker(requests[0], renderer, namespace)
-    try:
+
+    def build_each(worker: Any) -> None:
         worker.start_executor()
         for request in requests:
-            result = worker.build(request)
-            if result.manifest_digest:
-                sys.stderr.write(f"image digest: {result.manifest_digest}\n")
-    except MinikitError as error:
-        worker.close()
-        render_error(error, sys.stderr, renderer)
-        if args.debug:
-            raise
-        return error.exit_code
-    worker.close()
+            _report(worker.build(request), mode)
+
+    worker = Worker(requests[0], renderer, namespace)
+    _, status = run_worker(worker, renderer, args.debug, build_each)
+    if status is not None:
+        return status
+    print_warnings_summary(renderer, sys.stderr)
     return 0
+
+
+def _report(result: Any, mode: str) -> None:
+    """Print one target's result as ``build`` does: the image id when quiet."""
+    if mode == "quiet":
+        if result.config_digest:
+            sys.stdout.write(result.config_digest + "\n")
+    elif result.manifest_digest:
+        sys.stderr.write(f"image digest: {result.manifest_digest}\n")

@@ -7,9 +7,9 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from minikit.errors import MinikitError, UsageError
+from minikit.errors import BuildInterrupted, MinikitError, UsageError
 
 
 def add_build_parser(subparsers: Any) -> None:
@@ -201,6 +201,11 @@ def add_build_flags(parser: argparse.ArgumentParser) -> None:
 def request_from_args(args: argparse.Namespace, cwd: Path) -> Any:
     """Turn parsed flags into a BuildRequest."""
     from minikit.cli.flags import (
+        check_call,
+        check_jobs,
+        check_platform,
+        check_tags,
+        parse_add_host,
         parse_build_arg,
         parse_build_context,
         parse_cache,
@@ -226,6 +231,11 @@ def request_from_args(args: argparse.Namespace, cwd: Path) -> Any:
             hint="write a tarball with -o type=docker,dest=FILE and run `docker load -i FILE` where Docker runs",
         )
     context_text = args.context
+    if not context_text:
+        raise UsageError(
+            "invalid build context '': the path is empty",
+            hint='pass a folder, such as "." for the current folder, a Git URL or -',
+        )
     dockerfile_text = None
     context_url = ""
     if context_text == "-":
@@ -244,9 +254,6 @@ def request_from_args(args: argparse.Namespace, cwd: Path) -> Any:
     elif args.file:
         dockerfile = Path(args.file)
     named = dict(parse_build_context(text, cwd) for text in args.build_contexts)
-    entitlements = {
-        item.strip() for text in args.allow for item in text.split(",") if item.strip()
-    }
     return BuildRequest(
         context=context,
         context_url=context_url,
@@ -254,7 +261,7 @@ def request_from_args(args: argparse.Namespace, cwd: Path) -> Any:
         dockerfile_text=dockerfile_text,
         build_args=build_args,
         target=args.target,
-        tags=list(args.tags),
+        tags=check_tags(list(args.tags)),
         labels=dict(parse_label(text) for text in args.labels),
         outputs=outputs,
         secrets=[parse_secret_flag(text) for text in args.secrets],
@@ -266,53 +273,77 @@ def request_from_args(args: argparse.Namespace, cwd: Path) -> Any:
             item for text in args.no_cache_filter for item in text.split(",") if item
         ],
         named_contexts=named,
-        platform=args.platform,
-        entitlements=entitlements,
+        platform=check_platform(args.platform),
+        entitlements=allowed_entitlements(args.allow),
         network=args.network,
-        extra_hosts=[_host_entry(text) for text in args.add_hosts],
-        jobs=args.jobs,
+        extra_hosts=[parse_add_host(text) for text in args.add_hosts],
+        jobs=check_jobs(args.jobs),
         explain_cache=args.explain_cache,
-        check_only=args.check or args.call == "check",
+        check_only=check_call(args.call) == "check" or args.check,
         root=Path(args.root) if args.root else None,
         config_path=Path(args.config) if args.config else None,
         cwd=cwd,
     )
 
 
-def _host_entry(text: str) -> str:
-    """Parse ``--add-host NAME:IP`` (or ``NAME=IP``, as newer Docker accepts)."""
-    separator = "=" if "=" in text else ":"
-    host, sep, address = text.partition(separator)
-    if not sep or not host or not address:
-        raise UsageError(
-            f"invalid --add-host {text!r}", hint="write --add-host NAME:IP or NAME=IP"
+def allowed_entitlements(
+    values: list[str], *, bake: bool = False, name: str = "--allow", where: str = ""
+) -> set[str]:
+    """Return the entitlements in ``values``; warn about those minikit ignores."""
+    from minikit.cli.flags import parse_allow
+
+    granted, ignored = parse_allow(values, bake=bake, name=name, where=where)
+    for item in ignored:
+        sys.stderr.write(
+            f"WARNING: {name} {item}{where} is ignored: minikit has no feature "
+            "that needs it\n"
         )
-    return f"{host}={address}"
+    return granted
 
 
 def progress_mode(args: argparse.Namespace) -> str:
     """Return the progress mode from ``--progress``, ``-q`` or ``BUILDKIT_PROGRESS``."""
     from minikit.cli.progress import MODES
 
+    hint = "use auto, plain, tty, rawjson or quiet"
+    if args.progress is not None and args.progress not in MODES:
+        raise UsageError(f"invalid --progress {args.progress!r}", hint=hint)
     if args.quiet:
         return "quiet"
     mode = args.progress or os.environ.get("BUILDKIT_PROGRESS") or "auto"
     if mode not in MODES:
-        raise UsageError(
-            f"invalid --progress {mode!r}",
-            hint="use auto, plain, tty, rawjson or quiet",
-        )
+        raise UsageError(f"invalid BUILDKIT_PROGRESS {mode!r}", hint=hint)
     return mode
 
 
 def run_build_command(args: argparse.Namespace) -> int:
     """Run ``minikit build`` and return the exit status."""
-    from minikit.cli.errors import render_error
     from minikit.cli.progress import make_progress, print_warnings_summary
+    from minikit.cli.signals import install_shutdown_handlers
 
-    from minikit.worker import default_root
+    request, mode, files = _prepare(args)
+    namespace = _enter_namespace(request)
+    install_shutdown_handlers()
+    renderer = make_progress(mode)
+    from minikit.worker import Worker
 
+    worker = Worker(request, renderer, namespace)
+    result, status = run_worker(worker, renderer, args.debug, _build_once)
+    if status is not None:
+        return status
+    print_warnings_summary(renderer, sys.stderr)
+    _report_result(request, result, mode, files)
+    # Like buildx, --check fails when a build check found something.
+    return 1 if request.check_only and result.warnings else 0
+
+
+def _prepare(
+    args: argparse.Namespace,
+) -> tuple[Any, str, dict[str, Path | None]]:
+    """Check every flag and return the request, progress mode and result files."""
+    from minikit.cli.paths import check_root
     from minikit.session.secrets import read_secret_values
+    from minikit.worker import default_root
 
     request = request_from_args(args, Path.cwd())
     request.secrets = read_secret_values(request.secrets, request.cwd)
@@ -321,33 +352,76 @@ def run_build_command(args: argparse.Namespace) -> int:
 
         check_ssh_flags(request.ssh)
     mode = progress_mode(args)
+    files = _result_files(args)
     # Decided before entering the user namespace, where everyone is uid 0.
-    request.root = request.root or default_root()
-    namespace = _enter_namespace(request)
-    renderer = make_progress(mode)
-    from minikit.worker import Worker
+    request.root = check_root(request.root or default_root())
+    return request, mode, files
 
-    worker = Worker(request, renderer, namespace)
+
+def _build_once(worker: Any) -> Any:
+    if not worker.request.check_only:
+        worker.start_executor()
+    return worker.build()
+
+
+def run_worker(
+    worker: Any, renderer: Any, debug: bool, work: Callable[[Any], Any]
+) -> tuple[Any, int | None]:
+    """Run ``work(worker)``, then close the worker, whatever happens.
+
+    Return the result and None, or None and the exit status after reporting
+    a failure. Ctrl-C, SIGTERM and SIGHUP end up here as an interrupt.
+    """
+    from minikit.cli.progress import print_warnings_summary
+    from minikit.cli.signals import interrupted_message, interrupted_status
+
     try:
-        if not request.check_only:
-            worker.start_executor()
-        result = worker.build()
+        result = work(worker)
     except MinikitError as error:
         worker.close()
         print_warnings_summary(renderer, sys.stderr)
-        render_error(error, sys.stderr, renderer)
-        if args.debug:
+        report_failure(error)
+        if debug:
             raise
-        return error.exit_code
+        return None, exit_status(error)
     except KeyboardInterrupt:
         worker.close()
-        sys.stderr.write("ERROR: build interrupted\n")
-        return 130
+        print_warnings_summary(renderer, sys.stderr)
+        sys.stderr.write(f"ERROR: {interrupted_message()}\n")
+        return None, interrupted_status()
+    except BaseException:
+        worker.close()
+        raise
     worker.close()
-    print_warnings_summary(renderer, sys.stderr)
-    _report_result(args, request, result, mode)
-    # Like buildx, --check fails when a build check found something.
-    return 1 if request.check_only and result.warnings else 0
+    return result, None
+
+
+def exit_status(error: MinikitError) -> int:
+    """Return the exit status for ``error``: 128 + the signal for an interrupt."""
+    from minikit.cli.signals import interrupted_status
+
+    if isinstance(error, BuildInterrupted):
+        return interrupted_status()
+    return error.exit_code
+
+
+def report_failure(error: MinikitError) -> None:
+    """Write the error report; an interrupt also names the signal behind it."""
+    from minikit.cli.errors import render_error
+    from minikit.cli.signals import with_signal
+
+    if isinstance(error, BuildInterrupted):
+        error.message = with_signal(error.message)
+    render_error(error, sys.stderr)
+
+
+def _result_files(args: argparse.Namespace) -> dict[str, Path | None]:
+    from minikit.cli.paths import check_result_file
+
+    return {
+        "--iidfile": check_result_file("--iidfile", args.iidfile),
+        "--metadata-file": check_result_file("--metadata-file", args.metadata_file),
+    }
 
 
 def _enter_namespace(request: Any) -> Any:
@@ -359,8 +433,10 @@ def _enter_namespace(request: Any) -> Any:
 
 
 def _report_result(
-    args: argparse.Namespace, request: Any, result: Any, mode: str
+    request: Any, result: Any, mode: str, files: dict[str, Path | None]
 ) -> None:
+    from minikit.cli.paths import write_result_file
+
     if request.check_only:
         count = len(result.warnings)
         if count == 1:
@@ -374,14 +450,17 @@ def _report_result(
         sys.stderr.write(f"cache miss: {name}\n")
         for reason in reasons:
             sys.stderr.write(f"  - {reason}\n")
-    if args.iidfile:
-        Path(args.iidfile).write_text(result.config_digest)
-    if args.metadata_file:
+    iidfile = files["--iidfile"]
+    if iidfile is not None:
+        write_result_file("--iidfile", iidfile, result.config_digest)
+    metadata_file = files["--metadata-file"]
+    if metadata_file is not None:
         data = {
             "containerimage.digest": result.manifest_digest,
             "containerimage.config.digest": result.config_digest,
         }
-        Path(args.metadata_file).write_text(json.dumps(data, indent=2) + "\n")
+        text = json.dumps(data, indent=2) + "\n"
+        write_result_file("--metadata-file", metadata_file, text)
     if mode == "quiet":
         if result.config_digest:
             sys.stdout.write(result.config_digest + "\n")

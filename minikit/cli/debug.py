@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from minikit.errors import ContextError
+
 
 def add_debug_parser(subparsers: Any) -> None:
     """Register ``debug`` and its subcommands."""
@@ -50,7 +52,14 @@ def run_parse(args: argparse.Namespace) -> int:
     """Print the dump of ``args.file``."""
     from minikit.frontend.parser import debug_parse
 
-    sys.stdout.write(debug_parse(Path(args.file)))
+    try:
+        text = debug_parse(Path(args.file))
+    except OSError as error:
+        raise ContextError(
+            f"failed to read dockerfile {args.file}: {error.strerror}",
+            hint="pass the path of a Dockerfile (relative to the current folder)",
+        ) from None
+    sys.stdout.write(text)
     return 0
 
 

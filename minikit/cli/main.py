@@ -104,9 +104,21 @@ def main(argv: list[str] | None = None) -> int:
         render_error(error, sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
+        from minikit.cli.signals import interrupted_status
+
         sys.stderr.write("ERROR: interrupted\n")
-        return 130
+        return interrupted_status()
     except BrokenPipeError:
+        return 1
+    except RecursionError:
+        if args.debug:
+            raise
+        sys.stderr.write(
+            "ERROR: failed to process the input: it is nested too deeply "
+            "(Python's recursion limit was reached)\n"
+            "hint: flatten the deepest nesting: folders in the build context, "
+            "expressions in the Dockerfile or bake file; --debug shows where\n"
+        )
         return 1
     except Exception as error:  # noqa: BLE001 - the last line of defence against tracebacks
         if args.debug:

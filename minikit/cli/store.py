@@ -46,9 +46,10 @@ def add_store_parsers(subparsers: Any) -> None:
 
 
 def _store_root(args: argparse.Namespace) -> Path:
+    from minikit.cli.paths import check_root
     from minikit.worker import default_root
 
-    return Path(args.root) if args.root else default_root()
+    return check_root(Path(args.root) if args.root else default_root())
 
 
 def _enter(args: argparse.Namespace) -> None:
@@ -92,9 +93,7 @@ def run_prune(args: argparse.Namespace) -> int:
             )
         until = parse_duration(value)
     keep = parse_size(args.keep_storage) if args.keep_storage else None
-    freed = prune(
-        _store_root(args), all_entries=args.all, keep_bytes=keep, older_than=until
-    )
+    freed = prune(root, all_entries=args.all, keep_bytes=keep, older_than=until)
     sys.stdout.write(f"Total: {_human(freed)}\n")
     return 0
 

@@ -98,6 +98,10 @@ class TTYProgress:
             running = self._running
         if running:
             self._live.stop()
+            # rich ends the view with a newline only on a terminal.
+            if not self._console.is_terminal:
+                self.stream.write("\n")
+                self.stream.flush()
 
     def name_of(self, vertex: str) -> str:
         """Return the name a vertex was shown with."""

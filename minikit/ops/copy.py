@@ -15,11 +15,13 @@ content checksum that keys the cache, so what is hashed is what is copied.
 from __future__ import annotations
 
 import errno
+import lzma
 import os
 import re
 import shutil
 import stat
 import tarfile
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -511,24 +513,65 @@ def _is_archive(path: Path) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
 
 
+# What a damaged compressed stream raises besides tarfile.TarError.
+_STREAM_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
+
+
 def extract_archive(archive: Path, target_dir: Path, options: CopyOptions) -> None:
-    """Unpack a tar archive (plain, gzip, bzip2 or xz) into ``target_dir``, entry by entry."""
+    """Unpack a tar archive (plain, gzip, bzip2 or xz) into ``target_dir``, entry by entry.
+
+    Raise SolveError naming the archive, and the entry when one cannot be
+    written; messages never show paths under ``--root``.
+    """
     try:
         handle = tarfile.open(archive, "r:*")
     except tarfile.TarError as exc:
         raise SolveError(f"failed to unpack {archive.name}: {exc}") from exc
+    except _STREAM_ERRORS as exc:
+        raise _unpack_error(archive, None, exc) from None
     with handle:
         folders = []
-        for member in handle:
-            name = clean_path(member.name)
-            if name == "/":
-                continue
-            target = resolve_in_root(target_dir, name, follow_final=False)
-            _extract_member(handle, member, target, target_dir, options)
-            if member.isdir():
-                folders.append((target, member))
+        member: tarfile.TarInfo | None = None
+        try:
+            for member in handle:
+                name = clean_path(member.name)
+                if name == "/":
+                    continue
+                target = resolve_in_root(target_dir, name, follow_final=False)
+                _extract_member(handle, member, target, target_dir, options)
+                if member.isdir():
+                    folders.append((target, member))
+        except (tarfile.TarError, *_STREAM_ERRORS) as exc:
+            raise _unpack_error(archive, member, exc) from None
         for target, member in reversed(folders):
             os.utime(target, (member.mtime, member.mtime))
+
+
+def _unpack_error(
+    archive: Path, member: tarfile.TarInfo | None, exc: BaseException
+) -> SolveError:
+    """Describe a failed unpack by the archive member, without host paths."""
+    errno_value = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and errno_value is not None and member is None:
+        return SolveError(f"failed to unpack {archive.name}: {exc.strerror}")
+    if member is None or not isinstance(exc, OSError) or errno_value is None:
+        return SolveError(
+            f"failed to unpack {archive.name}: the archive is damaged or "
+            f"truncated ({exc})",
+            hint="check that the file is a complete tar archive",
+        )
+    if member.islnk() and errno_value == errno.ENOENT:
+        return SolveError(
+            f"failed to unpack {archive.name}: hard link {member.name!r} points "
+            f"to {member.linkname!r}, which is not in the archive before it",
+            hint="rebuild the archive so that each hard link's target comes "
+            "before the link",
+        )
+    return SolveError(
+        f"failed to unpack {archive.name}: cannot create {member.name!r}: "
+        f"{exc.strerror or exc}",
+        hint="check the archive's entries: types, names and link targets",
+    )
 
 
 def _extract_member(

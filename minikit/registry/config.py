@@ -154,6 +154,12 @@ def load_config(path: Path | None) -> RegistryConfig:
             f"failed to read config file {file_path}: {exc.strerror}",
             hint="check the file's permissions",
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"invalid config file {file_path}: invalid UTF-8 byte "
+            f"0x{exc.object[exc.start]:02x} at offset {exc.start}",
+            hint="the config file is TOML, which must be UTF-8 text",
+        ) from None
     return parse_config(text, file_path)
 
 

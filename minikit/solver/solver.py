@@ -350,7 +350,8 @@ class Solver:
             self._fail(vertex, started, exc)
             raise
         except Exception as exc:
-            log.exception("step %s failed", vertex.name)
+            # The CLI reports the error; the traceback is for --debug only.
+            log.debug("step %s failed", vertex.name, exc_info=True)
             error = SolveError(f"failed to run {vertex.name}: {exc}")
             self._locate(error, vertex)
             self._fail(vertex, started, error)

@@ -20,7 +20,20 @@ class DockerfileSource:
 def read_dockerfile(
     context: Path, dockerfile: Path | None, text: bytes | None, cwd: Path
 ) -> DockerfileSource:
-    """Return the Dockerfile: from ``-f`` (relative to cwd), stdin, or the context."""
+    """Return the Dockerfile: from ``-f`` (relative to cwd), stdin, or the context.
+
+    Raise DockerfileParseError when the file is not UTF-8 text.
+    """
+    from minikit.frontend.parser.encoding import check_text
+
+    source = _locate_dockerfile(context, dockerfile, text, cwd)
+    check_text(source.data, source.name)
+    return source
+
+
+def _locate_dockerfile(
+    context: Path, dockerfile: Path | None, text: bytes | None, cwd: Path
+) -> DockerfileSource:
     if text is not None:
         return DockerfileSource(text, "Dockerfile", None)
     if dockerfile is not None:

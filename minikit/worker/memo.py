@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import minikit
-from minikit.util.digest import digest_of
+from minikit.util.digest import digest_of, sha256_digest
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def _config_path(request: Any) -> Path:
 
 def _file_identity(path: Path) -> str:
     try:
-        return digest_of(path.read_bytes().decode("utf-8", "surrogateescape"))
+        return sha256_digest(path.read_bytes())
     except OSError:
         return "absent"
 

@@ -23,6 +23,8 @@ _GO_SPACE = re.compile("[" + GO_SPACE_CLASS + "]+")
 _INVALID_BYTE = re.compile("[\udc80-\udcff]")
 # Go prints a missing rune (end of input) as U+FFFD in "%s" of string(rune).
 _END_OF_INPUT = "\ufffd"
+# Characters of an over-long word that an error message quotes.
+_SHOWN_WORD_CHARS = 60
 
 
 class _SyntaxError(Exception):
@@ -403,7 +405,22 @@ class Lexer:
             raise ShellExpansionError(
                 f"failed to process {quote(word)}: {exc}"
             ) from None
+        except RecursionError:
+            # Each nested ${...} costs a few Python frames, so the interpreter's
+            # recursion limit caps the nesting depth (about 150 levels).
+            raise ShellExpansionError(
+                f"failed to process {quote(_shorten(word))}: variable "
+                "substitutions are nested too deeply",
+                hint="nest fewer ${...} expressions inside each other",
+            ) from None
         return result, words, processor
+
+
+def _shorten(word: str) -> str:
+    """Return ``word`` cut to a length that fits in an error message."""
+    if len(word) <= _SHOWN_WORD_CHARS:
+        return word
+    return word[:_SHOWN_WORD_CHARS] + "..."
 
 
 def _normalize(word: str) -> str:
