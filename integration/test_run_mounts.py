@@ -234,10 +234,6 @@ def test_cache_source_escape(builder: Builder, dockerfile: str):
     assert "root:x:0:0" not in build.log
 
 
-@pytest.mark.xfail(
-    reason="the solver keys a bind mount from a stage on that stage's cache key, "
-    "not on the content of the mounted path, so an unchanged /out still misses",
-)
 def test_rw_bind_cached_by_content(builder: Builder):
     context = builder.context("rw-cache", RW_CACHE)
     first = builder.build(context, "--build-arg", "SALT=1", output="local")

@@ -123,6 +123,11 @@ def prune(
         _prune_layers(store, leased, cutoff, all_entries, keep_bytes)
         _prune_mounts(store, cutoff)
         _prune_blobs(store, cutoff)
+        with store.transaction() as db:
+            db.execute(
+                "DELETE FROM links WHERE cache_key NOT IN "
+                "(SELECT cache_key FROM records)"
+            )
         return max(0, before - disk_usage_total(store))
     finally:
         store.close()

@@ -94,6 +94,11 @@ CREATE TABLE IF NOT EXISTS memos (
     data TEXT NOT NULL,             -- JSON: its result (see minikit.worker.memo)
     updated REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS links (
+    cache_key TEXT PRIMARY KEY,     -- a step keyed on content it reads from snapshots
+    link TEXT NOT NULL,             -- its content key, which later steps build on
+    created REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS artifacts (
     key TEXT PRIMARY KEY,           -- what was exported, e.g. 'rootfs-tar:<chain digest>'
     digest TEXT NOT NULL,           -- the blob holding it
@@ -108,6 +113,7 @@ _PUT_RECORD = (
     "chain = excluded.chain, description = excluded.description, "
     "last_used = excluded.last_used"
 )
+_PUT_LINK = "INSERT OR REPLACE INTO links(cache_key, link, created) VALUES (?, ?, ?)"
 _PUT_EXPLAIN = (
     "INSERT INTO explain(step, cache_key, components, updated) VALUES (?, ?, ?, ?) "
     "ON CONFLICT(step) DO UPDATE SET cache_key = excluded.cache_key, "
@@ -407,17 +413,30 @@ class Store:
                 _PUT_RECORD, (cache_key, json.dumps(list(chain)), description, now, now)
             )
 
+    def get_link(self, cache_key: str) -> str | None:
+        """Return the content key remembered for the step recorded as ``cache_key``."""
+        rows = self.query("SELECT link FROM links WHERE cache_key = ?", (cache_key,))
+        return rows[0][0] if rows else None
+
+    def put_link(self, cache_key: str, link: str) -> None:
+        """Remember ``link`` as the content key of the step recorded as ``cache_key``."""
+        with self.transaction() as db:
+            db.execute(_PUT_LINK, (cache_key, link, time.time()))
+
     def put_result(
         self,
         cache_key: str,
         chain: tuple[str, ...] | None,
         description: str = "",
         explain: tuple[str, str, dict] | None = None,
+        link: str = "",
     ) -> None:
         """Store a step's result and what its key was made of, in one transaction.
 
         ``chain`` None means the result is not a snapshot (no record);
-        ``explain`` is (step, slot, components) as ``put_explains`` takes.
+        ``explain`` is (step, slot, components) as ``put_explains`` takes;
+        ``link``, the step's content key, gets the same record and becomes
+        what ``get_link`` returns for ``cache_key``.
         """
         now = time.time()
         with self.transaction() as db:
@@ -426,6 +445,11 @@ class Store:
                     _PUT_RECORD,
                     (cache_key, json.dumps(list(chain)), description, now, now),
                 )
+            if chain is not None and link:
+                db.execute(
+                    _PUT_RECORD, (link, json.dumps(list(chain)), description, now, now)
+                )
+                db.execute(_PUT_LINK, (cache_key, link, now))
             if explain is not None:
                 step, slot, components = explain
                 text = json.dumps(components, sort_keys=True)

@@ -66,21 +66,36 @@ class ExecOpImpl:
     def content_key(self, index: int, result: Result) -> str | None:
         """Return the checksum of the local folders this RUN bind-mounts from input ``index``."""
         assert isinstance(result, LocalResult)
+        source_filter = self.services.filters.get(result.name)
+        return self._checksum(index, result.root, source_filter)
+
+    def snapshot_inputs(self) -> frozenset[int]:
+        """Return the snapshot inputs that this RUN only bind-mounts, discarding writes.
+
+        The solver may key the RUN on the mounted content of such an input,
+        in place of the input's cache key, as BuildKit does.
+        """
+        binds = {m.input for m in self.op.mounts if _is_content_bind(m)}
+        others = {m.input for m in self.op.mounts if not _is_content_bind(m)}
+        return frozenset(binds - others - {NO_INDEX})
+
+    def snapshot_key(self, index: int, result: SnapshotResult) -> str:
+        """Return the checksum of what this RUN bind-mounts from snapshot ``index``."""
+        with self.services.readonly(result.chain) as root:
+            return self._checksum(index, root, None)
+
+    def _checksum(self, index: int, root: Path, source_filter: Any) -> str:
         parts = []
         for mount in self.op.mounts:
             if mount.input != index or mount.type != "bind":
                 continue
-            options = CopyOptions(
-                source_filter=self.services.filters.get(result.name),
-                allow_wildcard=False,
-            )
+            options = CopyOptions(source_filter=source_filter, allow_wildcard=False)
             selector = mount.selector or "/"
             # Raises SolveError when the path is missing or .dockerignore hides it.
-            expand_source(result.root, selector, options)
-            entries = enumerate_source(result.root, selector, options)
-            parts.append(
-                [mount.dest, checksum_entries(entries, self.services.digests)[0]]
-            )
+            expand_source(root, selector, options)
+            entries = enumerate_source(root, selector, options)
+            total = checksum_entries(entries, self.services.digests)[0]
+            parts.append([mount.dest, total])
         return digest_of(parts)
 
     def explain(self) -> dict[str, Any]:
@@ -459,3 +474,8 @@ def _cache_lock(folder: Path, blocking: bool = True) -> Iterator[bool]:
                 fcntl.flock(handle, fcntl.LOCK_UN)
     finally:
         thread_lock.release()
+
+
+def _is_content_bind(mount: Mount) -> bool:
+    """Tell whether a mount is a bind whose writes are thrown away (not the root)."""
+    return mount.type == "bind" and mount.dest != "/" and mount.output == NO_INDEX

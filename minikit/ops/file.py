@@ -63,22 +63,43 @@ class FileOpImpl:
     def content_key(self, index: int, result: Result) -> str | None:
         """Return the checksum of everything the copies read from local input ``index``."""
         assert isinstance(result, LocalResult)
+        return self._checksum(index, result.root, result, self._files)
+
+    def snapshot_inputs(self) -> frozenset[int]:
+        """Return the snapshot inputs that only copies read from.
+
+        The solver may key this op on what the copies select from such an
+        input, in place of the input's cache key, as BuildKit does.
+        """
+        sources = {a.secondary_input for a in self.op.actions if _is_copy(a.action)}
+        bases = {a.input for a in self.op.actions}
+        return frozenset(sources - bases - {NO_INDEX})
+
+    def snapshot_key(self, index: int, result: SnapshotResult) -> str:
+        """Return the checksum of what the copies select from snapshot ``index``."""
+        with self.services.readonly(result.chain) as root:
+            return self._checksum(index, root, None, {})
+
+    def _checksum(
+        self,
+        index: int,
+        root: Path,
+        local: LocalResult | None,
+        files: dict[str, str],
+    ) -> str:
         parts = []
         for action in self.op.actions:
-            if (
-                not isinstance(action.action, CopyAction)
-                or action.secondary_input != index
-            ):
+            if not _is_copy(action.action) or action.secondary_input != index:
                 continue
-            options = self._options(action.action, result, owner=None)
-            for match in expand_source(result.root, action.action.src, options):
-                entries = enumerate_source(result.root, match, options)
+            options = self._options(action.action, local, owner=None)
+            for match in expand_source(root, action.action.src, options):
+                entries = enumerate_source(root, match, options)
                 total, per_entry = checksum_entries(entries, self.services.digests)
                 parts.append([match, total])
                 for rel, digest in list(per_entry.items())[:200]:
-                    self._files[
-                        f"{match.rstrip('/')}/{rel}".replace("/.", "") or "/"
-                    ] = digest
+                    files[f"{match.rstrip('/')}/{rel}".replace("/.", "") or "/"] = (
+                        digest
+                    )
         return digest_of(parts)
 
     def explain(self) -> dict[str, Any]:
@@ -301,3 +322,7 @@ def _chown(host: Path, owner: Owner | None) -> None:
     uid = 0 if owner is None or owner.uid is None else owner.uid
     gid = 0 if owner is None or owner.gid is None else owner.gid
     os.lchown(host, uid, gid)
+
+
+def _is_copy(action: Any) -> bool:
+    return isinstance(action, CopyAction)

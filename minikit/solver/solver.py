@@ -6,14 +6,23 @@ A solve runs in three phases:
    its op's own part (``OpImpl.cache_base``), its inputs' keys, and content
    checksums of what it reads from local folders (``OpImpl.content_key``).
    Local sources are resolved here, because their result is only a path.
+   Each vertex also gets a link, its content key: the same digest over the
+   inputs' links, except that an op reading files from a snapshot (COPY
+   --from a stage, a bind mount of a stage) uses checksums of those files
+   in place of that input's link, as BuildKit does. The store remembers the
+   link of every key whose link differs from it; an unknown link waits
+   until the vertex runs.
 2. Plan. From the head down, a vertex is a hit when its key has a record in
    the store or in a cache given with ``--cache-from``, unless it ignores
    the cache. Nothing below a hit needs to run. Every other vertex on the
    way is a miss and will run.
 3. Run. Misses run on a pool of ``jobs`` threads as soon as their inputs are
-   ready. Identical vertices share one digest, so they run once. The first
-   failure cancels the running siblings and stops scheduling; results that
-   completed are already in the store.
+   ready. A miss whose link differs from its key is a hit after all when the
+   link has a record, so a stage rebuilt with the same files leaves the
+   steps that read it, and the steps after them, cached. Identical vertices
+   share one digest, so they run once. The first failure cancels the
+   running siblings and stops scheduling; results that completed are
+   already in the store.
 """
 
 from __future__ import annotations
@@ -78,7 +87,12 @@ class _Vertex:
     impl: OpImpl
     inputs: list[_Vertex]
     key: str = ""
+    # The content key (see the module doc); "" while unknown.
+    link: str = ""
+    base: str = ""
+    content: list[str | None] = field(default_factory=list)
     result: Result | None = None
+    ran: bool = False
     components: dict = field(default_factory=dict)
     explanation: tuple[str, ...] = ()
     # Where ``--explain-cache`` files this vertex: by its step, and by its
@@ -145,18 +159,16 @@ class Solver:
         assert head.result is not None
         return SolveResult(
             head.result,
-            self._reports(vertices.values(), to_run),
+            self._reports(vertices.values()),
             {v.digest: v.key for v in vertices.values()},
             tuple(_solved(v) for v in vertices.values()),
             head.key,
         )
 
     @staticmethod
-    def _reports(
-        vertices: Iterable[_Vertex], to_run: dict[str, _Vertex]
-    ) -> tuple[VertexReport, ...]:
+    def _reports(vertices: Iterable[_Vertex]) -> tuple[VertexReport, ...]:
         return tuple(
-            VertexReport(v.digest, v.name, v.key, v.digest not in to_run, v.explanation)
+            VertexReport(v.digest, v.name, v.key, not v.ran, v.explanation)
             for v in vertices
         )
 
@@ -173,20 +185,17 @@ class Solver:
         return vertices
 
     def _compute_key(self, vertex: _Vertex) -> None:
-        content: list[str | None] = []
         for index, parent in enumerate(vertex.inputs):
             if isinstance(parent.result, LocalResult):
-                content.append(vertex.impl.content_key(index, parent.result))
+                vertex.content.append(vertex.impl.content_key(index, parent.result))
             else:
-                content.append(None)
-        base = vertex.impl.cache_base()
-        vertex.key = digest_of(
-            {
-                "base": base,
-                "inputs": [parent.key for parent in vertex.inputs],
-                "content": content,
-            }
-        )
+                vertex.content.append(None)
+        vertex.base = vertex.impl.cache_base()
+        vertex.key = self._digest(vertex, [parent.key for parent in vertex.inputs])
+        if self._content_inputs(vertex) or not all(p.link for p in vertex.inputs):
+            vertex.link = self.store.get_link(vertex.key) or ""
+        else:
+            vertex.link = self._digest(vertex, [p.link for p in vertex.inputs])
         if self._is_local_source(vertex):
             ctx = self._context(vertex)
             vertex.result = vertex.impl.run(ctx, [])
@@ -194,6 +203,44 @@ class Solver:
             components = dict(vertex.impl.explain())
             components["inputs"] = [_input_component(p) for p in vertex.inputs]
             vertex.components = components
+
+    @staticmethod
+    def _digest(vertex: _Vertex, inputs: list[str]) -> str:
+        return digest_of(
+            {"base": vertex.base, "inputs": inputs, "content": vertex.content}
+        )
+
+    def _content_inputs(self, vertex: _Vertex) -> list[int]:
+        """Return the snapshot inputs whose files stand in for their link."""
+        method = getattr(vertex.impl, "snapshot_inputs", None)
+        if method is None:
+            return []
+        count = len(vertex.inputs)
+        return sorted(
+            index
+            for index in method()
+            if 0 <= index < count and not self._is_local_source(vertex.inputs[index])
+        )
+
+    def _compute_link(self, vertex: _Vertex) -> str:
+        """Return the content key once the inputs' links and results are known."""
+        if not all(parent.link for parent in vertex.inputs):
+            return ""
+        indexes = self._content_inputs(vertex)
+        if not indexes:
+            return self._digest(vertex, [parent.link for parent in vertex.inputs])
+        links: list[str | None] = [parent.link for parent in vertex.inputs]
+        content = list(vertex.content)
+        for index in indexes:
+            result = vertex.inputs[index].result
+            if not isinstance(result, SnapshotResult):
+                continue
+            links[index] = None
+            impl: Any = vertex.impl
+            content[index] = impl.snapshot_key(index, result)
+        return digest_of(
+            {"base": vertex.base, "inputs": links, "content": content, "by": "files"}
+        )
 
     @staticmethod
     def _is_local_source(vertex: _Vertex) -> bool:
@@ -215,7 +262,7 @@ class Solver:
             if vertex.result is not None:
                 continue
             if not vertex.metadata.ignore_cache:
-                chain = self._lookup(vertex)
+                chain = self._lookup(vertex.key, vertex.name)
                 if chain is not None:
                     vertex.result = SnapshotResult(chain)
                     continue
@@ -223,14 +270,14 @@ class Solver:
             stack.extend(vertex.inputs)
         return to_run
 
-    def _lookup(self, vertex: _Vertex) -> tuple[str, ...] | None:
-        chain = self.store.get_record(vertex.key)
+    def _lookup(self, key: str, name: str) -> tuple[str, ...] | None:
+        chain = self.store.get_record(key)
         if chain is not None:
             return chain
         for importer in self.importers:
-            chain = importer.load(vertex.key)
+            chain = importer.load(key)
             if chain is not None:
-                self.store.put_record(vertex.key, chain, vertex.name)
+                self.store.put_record(key, chain, name)
                 return chain
         return None
 
@@ -337,15 +384,18 @@ class Solver:
 
     def _execute(self, vertex: _Vertex) -> None:
         started = time.time()
-        if vertex.metadata.name:
-            self.progress.emit(VertexStarted(vertex.digest, vertex.name, started))
-        ctx = self._context(vertex)
         try:
             if self.cancel.is_set():
                 raise BuildInterrupted("build cancelled")
+            if self._hit_by_link(vertex):
+                self._report_link_hit(vertex)
+                return
+            self._start(vertex, started)
             inputs = [parent.result for parent in vertex.inputs]
+            ctx = self._context(vertex)
             result = vertex.impl.run(ctx, inputs)  # type: ignore[arg-type]
         except MinikitError as exc:
+            self._start(vertex, started)
             self._locate(exc, vertex)
             self._fail(vertex, started, exc)
             raise
@@ -353,6 +403,7 @@ class Solver:
             # The CLI reports the error; the traceback is for --debug only.
             log.debug("step %s failed", vertex.name, exc_info=True)
             error = SolveError(f"failed to run {vertex.name}: {exc}")
+            self._start(vertex, started)
             self._locate(error, vertex)
             self._fail(vertex, started, error)
             raise error from exc
@@ -360,10 +411,46 @@ class Solver:
         vertex.result = result
         self._complete(vertex, started)
 
+    def _hit_by_link(self, vertex: _Vertex) -> bool:
+        """Complete the link of a miss; return True when the link has a record."""
+        if not vertex.link:
+            vertex.link = self._compute_link(vertex)
+        if not vertex.link or vertex.link == vertex.key:
+            return False
+        if vertex.metadata.ignore_cache:
+            return False
+        chain = self._lookup(vertex.link, vertex.name)
+        if chain is None:
+            return False
+        vertex.result = SnapshotResult(chain)
+        self.store.put_result(vertex.key, chain, vertex.name, link=vertex.link)
+        return True
+
+    def _start(self, vertex: _Vertex, started: float) -> None:
+        if vertex.ran:
+            return
+        vertex.ran = True
+        if vertex.metadata.name:
+            self.progress.emit(VertexStarted(vertex.digest, vertex.name, started))
+
+    def _report_link_hit(self, vertex: _Vertex) -> None:
+        vertex.explanation = ()
+        if vertex.step:
+            self.store.put_explains(
+                [(vertex.step, vertex.slot, vertex.key, vertex.components)]
+            )
+        if vertex.metadata.name:
+            now = time.time()
+            self.progress.emit(VertexCached(vertex.digest, vertex.name, now))
+            self.progress.emit(
+                VertexCompleted(vertex.digest, vertex.name, now, now, cached=True)
+            )
+
     def _commit(self, vertex: _Vertex, result: Result) -> None:
         chain = result.chain if isinstance(result, SnapshotResult) else None
         explain = (vertex.step, vertex.slot, vertex.components) if vertex.step else None
-        self.store.put_result(vertex.key, chain, vertex.name, explain)
+        link = vertex.link if vertex.link != vertex.key else ""
+        self.store.put_result(vertex.key, chain, vertex.name, explain, link=link)
 
     def _fail(self, vertex: _Vertex, started: float, error: MinikitError) -> None:
         cancelled = isinstance(error, BuildInterrupted) and self.cancel.is_set()
@@ -445,4 +532,5 @@ def _solved(vertex: _Vertex) -> SolvedVertex:
         vertex.key,
         tuple(parent.key for parent in vertex.inputs),
         chain,
+        vertex.link if vertex.link != vertex.key else "",
     )

@@ -108,7 +108,7 @@ class VertexReport:
 
 @dataclass(frozen=True)
 class SolvedVertex:
-    """One vertex after a solve, for cache export: its key and its inputs' keys.
+    """One vertex after a solve, for cache export: its key and its inputs' links.
 
     ``chain`` is the vertex's layer chain when the solve produced or looked
     it up, and None for vertices below a cache hit (look them up by key).
@@ -119,3 +119,5 @@ class SolvedVertex:
     cache_key: str
     input_keys: tuple[str, ...]
     chain: tuple[str, ...] | None = None
+    # The content key that later vertices built on, when it differs from the key.
+    link: str = ""

@@ -252,6 +252,8 @@ def _records(store: Any, solved: Any) -> list[ExportRecord]:
             chain = store.peek_record(vertex.cache_key)
         if chain:
             records.append(ExportRecord(vertex.cache_key, vertex.input_keys, chain))
+        if chain and vertex.link:
+            records.append(ExportRecord(vertex.link, vertex.input_keys, chain))
     return records
 
 

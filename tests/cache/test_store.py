@@ -126,3 +126,27 @@ def test_sweep_removes_dead_process_entries(tmp_path):
     (store.tmp_dir / f"{child.pid}-tree-abc").mkdir()
     store.sweep()
     assert not (store.tmp_dir / f"{child.pid}-tree-abc").exists()
+
+
+def test_result_with_link_records_both(tmp_path):
+    store = Store(tmp_path)
+    layer = store.commit_layer(_staged(store))
+    store.put_result("key", (layer,), "COPY --from=a", link="content")
+    assert store.get_record("content") == (layer,)
+    assert store.get_link("key") == "content"
+
+
+def test_result_without_link_remembers_none(tmp_path):
+    store = Store(tmp_path)
+    layer = store.commit_layer(_staged(store))
+    store.put_result("key", (layer,), "RUN x")
+    assert store.get_link("key") is None
+
+
+def test_prune_all_forgets_links(tmp_path):
+    store = Store(tmp_path)
+    layer = store.commit_layer(_staged(store))
+    store.put_result("key", (layer,), "COPY --from=a", link="content")
+    store.close()
+    prune(tmp_path, all_entries=True)
+    assert Store(tmp_path).get_link("key") is None
