@@ -557,7 +557,7 @@ class Page:
             [
                 "### 4. b3-multistage cold: four independent stages",
                 (
-                    "minikit's `--jobs` defaults to the number of CPUs (2 here); "
+                    "minikit's `--jobs` defaults to the number of CPUs, at least 4 (so 4 here); "
                     "`minikit-j4` passes `--jobs 4` and `minikit-j1` `--jobs 1`. "
                     "buildah runs stages one at a time unless given `--jobs`."
                 ),

@@ -23,6 +23,7 @@ layers they use, and pruning skips leased layers of live processes.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -155,17 +156,27 @@ class Store:
 
     def _open_db(self, path: Path) -> sqlite3.Connection:
         try:
-            db = sqlite3.connect(
-                path, timeout=60, isolation_level=None, check_same_thread=False
-            )
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=60000")
-            db.executescript(_SCHEMA)
-            db.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            # SQLite can answer "database is locked" at once, without waiting,
+            # when two processes switch a new database to WAL together, so
+            # opening and creating the schema take turns under a file lock.
+            with open(path.with_name("store.lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                db = sqlite3.connect(
+                    path, timeout=60, isolation_level=None, check_same_thread=False
+                )
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA busy_timeout=60000")
+                db.executescript(_SCHEMA)
+                db.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+        except OSError as exc:
+            raise CacheError(
+                f"failed to lock the cache database {path}: {exc}",
+                hint="check that --root points at a writable folder",
+            ) from exc
         except sqlite3.Error as exc:
             raise CacheError(
                 f"failed to open the cache database {path}: {exc}",
