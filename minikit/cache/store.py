@@ -156,7 +156,7 @@ class Store:
 
     def _open_db(self, path: Path) -> sqlite3.Connection:
         try:
-            # SQLite can answer "database is locked" at once, without waiting,
+            # SQLite can return "database is locked" at once, without waiting,
             # when two processes switch a new database to WAL together, so
             # opening and creating the schema take turns under a file lock.
             with open(path.with_name("store.lock"), "a") as lock:

@@ -132,13 +132,13 @@ def parse_build_context(text: str, cwd: Path) -> tuple[str, NamedContext]:
 
 # Entitlements that minikit grants.
 ENTITLEMENTS = ("network.host", "security.insecure", "secret-in-layer")
-# Entitlements that buildx knows and minikit accepts but has no use for.
+# Entitlements that buildx accepts and minikit accepts too, but ignores.
 IGNORED_ENTITLEMENTS = ("device", "buildx.local.delete")
 # Bake's file-system entitlements (``fs=PATH``, ``fs.read=PATH``, ``fs.write=PATH``).
 BAKE_ENTITLEMENTS = ("fs", "fs.read", "fs.write")
 # Values of ``--call`` that buildx has and minikit does not run.
 UNSUPPORTED_CALLS = ("outline", "targets", "subrequests.describe")
-# Operating systems and architectures that containerd's platform parser knows.
+# Operating systems and architectures that containerd's platform parser accepts.
 KNOWN_OS = frozenset(
     "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd "
     "openbsd plan9 solaris wasip1 windows zos".split()
@@ -222,7 +222,8 @@ def check_call(call: str) -> str:
             hint="use --call build (the default) or --call check",
         )
     raise UsageError(
-        f"invalid --call {call!r}", hint="use --call build (the default) or --call check"
+        f"invalid --call {call!r}",
+        hint="use --call build (the default) or --call check",
     )
 
 

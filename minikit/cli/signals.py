@@ -1,7 +1,7 @@
 """SIGTERM and SIGHUP stop a build the way Ctrl-C (SIGINT) does.
 
 Python turns SIGINT into KeyboardInterrupt in the main thread, and the solver
-and the CLI answer that by cancelling running steps, releasing mounts and
+and the CLI handle it by cancelling running steps, releasing mounts and
 closing the store. The handlers here raise the same exception for SIGTERM
 and SIGHUP, once, and remember the signal so that the exit status is
 128 + its number, as a shell reports a process killed by it.

@@ -513,7 +513,7 @@ def _is_archive(path: Path) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
 
 
-# What a damaged compressed stream raises besides tarfile.TarError.
+# Exceptions that a damaged compressed stream raises besides tarfile.TarError.
 _STREAM_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
 
 

@@ -313,11 +313,14 @@ class Solver:
                 continue
             if self._is_local_source(vertex):
                 continue
-            now = time.time()
-            self.progress.emit(VertexCached(vertex.digest, vertex.name, now))
-            self.progress.emit(
-                VertexCompleted(vertex.digest, vertex.name, now, now, cached=True)
-            )
+            self._emit_cached(vertex)
+
+    def _emit_cached(self, vertex: _Vertex) -> None:
+        now = time.time()
+        self.progress.emit(VertexCached(vertex.digest, vertex.name, now))
+        self.progress.emit(
+            VertexCompleted(vertex.digest, vertex.name, now, now, cached=True)
+        )
 
     # -- phase 3: run ---------------------------------------------------------
 
@@ -440,11 +443,7 @@ class Solver:
                 [(vertex.step, vertex.slot, vertex.key, vertex.components)]
             )
         if vertex.metadata.name:
-            now = time.time()
-            self.progress.emit(VertexCached(vertex.digest, vertex.name, now))
-            self.progress.emit(
-                VertexCompleted(vertex.digest, vertex.name, now, now, cached=True)
-            )
+            self._emit_cached(vertex)
 
     def _commit(self, vertex: _Vertex, result: Result) -> None:
         chain = result.chain if isinstance(result, SnapshotResult) else None

@@ -3,7 +3,7 @@
 The parser itself keeps undecodable bytes, as BuildKit's Go parser does, so
 ``minikit debug parse`` dumps any file. A build cannot: instructions end up in
 JSON digests, image configs and argv, which all need text. So a build rejects
-a Dockerfile that is not UTF-8 text, or that holds a NUL byte, at the first
+a Dockerfile that is not UTF-8 text, or that contains a NUL byte, at the first
 offending byte.
 """
 
