@@ -27,7 +27,6 @@ import fcntl
 import json
 import logging
 import os
-import secrets as _random
 import shutil
 import sqlite3
 import threading
@@ -212,7 +211,7 @@ class Store:
 
     def make_temp_dir(self, prefix: str = "") -> Path:
         """Create a fresh folder under ``tmp/`` owned by this process."""
-        name = f"{os.getpid()}-{prefix}{_random.token_hex(6)}"
+        name = f"{os.getpid()}-{prefix}{_random_suffix()}"
         path = self.tmp_dir / name
         path.mkdir(mode=0o700)
         return path
@@ -221,7 +220,7 @@ class Store:
 
     def new_layer_id(self) -> str:
         """Return a fresh layer id (short, so overlay mount options stay small)."""
-        return _random.token_hex(6)
+        return _random_suffix()
 
     def layer_path(self, layer_id: str) -> Path:
         """Return the folder of layer ``layer_id``."""
@@ -365,7 +364,7 @@ class Store:
         """Store ``data`` (already known to have ``digest``) as a blob."""
         if self.has_blob(digest):
             return self.blob_path(digest)
-        staged = self.tmp_dir / f"{os.getpid()}-blob-{_random.token_hex(6)}"
+        staged = self.tmp_dir / f"{os.getpid()}-blob-{_random_suffix()}"
         staged.write_bytes(data)
         return self.commit_blob(staged, digest, len(data), media_type)
 
@@ -573,6 +572,11 @@ class Store:
                 if not self.layer_path(layer_id).is_dir():
                     db.execute("DELETE FROM layers WHERE id = ?", (layer_id,))
         return removed
+
+
+def _random_suffix() -> str:
+    """Return 12 random hex digits that keep temporary names apart."""
+    return os.urandom(6).hex()
 
 
 def _pid_alive(pid: int) -> bool:

@@ -328,7 +328,7 @@ def run_build_command(args: argparse.Namespace) -> int:
     from minikit.worker import Worker
 
     worker = Worker(request, renderer, namespace)
-    result, status = run_worker(worker, renderer, args.debug, _build_once)
+    result, status = run_worker(worker, renderer, args.debug, lambda worker: worker.build())
     if status is not None:
         return status
     print_warnings_summary(renderer, sys.stderr)
@@ -356,12 +356,6 @@ def _prepare(
     # Decided before entering the user namespace, where everyone is uid 0.
     request.root = check_root(request.root or default_root())
     return request, mode, files
-
-
-def _build_once(worker: Any) -> Any:
-    if not worker.request.check_only:
-        worker.start_executor()
-    return worker.build()
 
 
 def run_worker(

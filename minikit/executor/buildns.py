@@ -16,7 +16,6 @@ import os
 import pwd
 import shutil
 import signal
-import subprocess
 import threading
 from dataclasses import dataclass
 from typing import NoReturn
@@ -201,6 +200,8 @@ def _map_child(
         if not plan.full:
             os.write(reply_w, b"self")
             return
+        import subprocess
+
         try:
             _run_map_tool(plan.newuidmap, child_pid, plan.uid_args)
             _run_map_tool(plan.newgidmap, child_pid, plan.gid_args)
@@ -213,6 +214,8 @@ def _map_child(
 
 
 def _run_map_tool(tool: str, pid: int, arguments: tuple[str, ...]) -> None:
+    import subprocess
+
     result = subprocess.run(
         [tool, str(pid), *arguments], capture_output=True, text=True, check=False
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 from typing import Any
 
 CLONE_NEWNS = 0x00020000
@@ -168,11 +167,10 @@ def make_private(target: str) -> None:
 
 def pivot_root(new_root: str, put_old: str) -> None:
     """Call pivot_root(2) through syscall(2), since libc has no wrapper."""
-    number = _PIVOT_ROOT.get(platform.machine())
+    machine = os.uname().machine
+    number = _PIVOT_ROOT.get(machine)
     if number is None:
-        raise SetupError(
-            f"failed to pivot_root: unsupported architecture {platform.machine()}"
-        )
+        raise SetupError(f"failed to pivot_root: unsupported architecture {machine}")
     result = _libc.syscall(
         ctypes.c_long(number), os.fsencode(new_root), os.fsencode(put_old)
     )

@@ -1,6 +1,7 @@
 """The Dockerfile frontend: text to typed instructions to a build graph.
 
-``parser`` reads Dockerfile text, ``instructions`` types it, ``shell``
-expands variables, ``linter`` reports build checks, ``dockerignore`` filters
-the context, and ``convert`` builds the graph. Nothing here runs a build.
+``encoding`` checks that a build's Dockerfile is text, ``parser`` reads it,
+``instructions`` types it, ``shell`` expands variables, ``linter`` reports
+build checks, ``dockerignore`` filters the context, and ``convert`` builds
+the graph. Nothing here runs a build.
 """

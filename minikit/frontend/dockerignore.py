@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minikit.errors import ContextError
-from minikit.frontend.parser.gotext import decode, trim_space
+from minikit.frontend.gotext import decode, trim_space
 
 IGNORE_FILE = ".dockerignore"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +94,8 @@ class Platform:
     @classmethod
     def host(cls) -> "Platform":
         """Return the platform this process runs on."""
-        arch, variant = _ARCH_ALIASES.get(_platform.machine().lower(), (_platform.machine(), ""))
+        machine = os.uname().machine
+        arch, variant = _ARCH_ALIASES.get(machine.lower(), (machine, ""))
         return cls("linux", arch, variant)
 
     @classmethod

@@ -5,12 +5,14 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from minikit.cache.store import Store, remove_tree
 from minikit.oci.spec import Platform
-from minikit.ops.copy import PathFilter
 from minikit.source.local import FileDigestCache
+
+if TYPE_CHECKING:
+    from minikit.ops.copy import PathFilter
 
 
 @dataclass

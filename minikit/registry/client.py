@@ -150,6 +150,15 @@ class RegistryClient:
         """
         return self._pull(ref, str(ref), lambda e: self._resolve_at(e, ref, platform))
 
+    def pin(self, ref: Reference, platform: Platform) -> Reference:
+        """Return ``ref`` pinned to the digest of its manifest for ``platform``.
+
+        The same pin as ``resolve``, from one manifest request: an index
+        names the platform's manifest digest, so neither that manifest nor
+        the config is fetched. Raise as ``resolve`` does.
+        """
+        return self._pull(ref, str(ref), lambda e: self._pin_at(e, ref, platform))
+
     def get_manifest(self, ref: Reference) -> tuple[bytes, str]:
         """Return the raw manifest or index that ``ref`` names, and its media type."""
         target = ref.digest or ref.tag or "latest"
@@ -441,6 +450,14 @@ class RegistryClient:
             layers=layer_descriptors(manifest.document),
             index_digest=index_digest,
         )
+
+    def _pin_at(self, endpoint: Endpoint, ref: Reference, platform: Platform) -> Reference:
+        target = ref.digest or ref.tag or "latest"
+        top = self._fetch_manifest(endpoint, ref.path, target, ref.digest)
+        if not is_index(top.media_type):
+            return ref.with_digest(top.digest)
+        entry = select_platform(top.document, platform, str(ref))
+        return ref.with_digest(entry.digest)
 
     def _fetch_manifest(
         self, endpoint: Endpoint, path: str, target: str, expected_digest: str | None

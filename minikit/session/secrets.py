@@ -12,7 +12,6 @@ environment, so no child process inherits the value.
 
 from __future__ import annotations
 
-import ctypes
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -65,6 +64,8 @@ def _erase_variable(name: str) -> None:
     ``/proc/PID/environ`` shows, for this process and every process forked
     from it (the namespace helper, the init of each RUN).
     """
+    import ctypes
+
     prefix = name.encode("utf-8", "surrogateescape") + b"="
     try:
         libc = ctypes.CDLL(None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -82,6 +81,8 @@ def compressing(compression: Compression, out: DigestingWriter) -> Iterator[Any]
     if compression == "none":
         yield out
     elif compression == "gzip":
+        import gzip
+
         # filename "" and mtime 0 keep the gzip header free of host data.
         with gzip.GzipFile(
             filename="", mode="wb", compresslevel=GZIP_LEVEL, fileobj=out, mtime=0
@@ -119,6 +120,8 @@ def decompressing(blob: IO[bytes], media_type: str) -> Iterator[IO[bytes]]:
             actual,
         )
     if actual == "gzip":
+        import gzip
+
         with gzip.GzipFile(fileobj=blob, mode="rb") as stream:
             yield stream  # type: ignore[misc]
     elif actual == "zstd":

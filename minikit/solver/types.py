@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from minikit.llb import Op, OpMetadata
 from minikit.progress import ProgressWriter, VertexLog, VertexStatus
+
+if TYPE_CHECKING:
+    from minikit.llb import Op, OpMetadata
 
 
 class Result:

@@ -8,7 +8,6 @@ export, and unpacked into an overlay-format layer folder.
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import logging
 import threading
 from dataclasses import dataclass
@@ -71,6 +70,15 @@ class ImagePuller:
             self._resolved[(str(resolved.pinned), str(platform))] = meta
         return meta
 
+    def pin(self, reference: Reference, platform: Platform) -> Reference:
+        """Return ``reference`` pinned for ``platform``, as ``resolve`` would pin it."""
+        key = (str(reference), str(platform))
+        with self._lock:
+            cached = self._resolved.get(key)
+        if cached is not None:
+            return cached.pinned
+        return self.registry.pin(reference, platform)
+
     def pull(
         self,
         reference: Reference,
@@ -84,6 +92,8 @@ class ImagePuller:
                 f"image {meta.pinned} is inconsistent: {len(meta.layers)} layers "
                 f"but {len(meta.diff_ids)} diff_ids in its config"
             )
+        from concurrent import futures
+
         with futures.ThreadPoolExecutor(
             max_workers=PARALLEL_LAYERS, thread_name_prefix="pull"
         ) as pool:

@@ -88,10 +88,14 @@ class Worker:
         self.cleanups: list[Callable[[], None]] = []
 
     def start_executor(self) -> None:
-        """Start the executor's namespace helper; must run before any thread exists."""
+        """Start the executor's namespace helper unless it runs; call before any thread exists.
+
+        A build starts it once it knows that a step may have to run, so a
+        build that the memo answers never forks the helper.
+        """
         from minikit.executor import Executor
 
-        if self.namespace is not None:
+        if self.namespace is not None and self.executor is None:
             scratch = self.root / "tmp"
             scratch.mkdir(parents=True, exist_ok=True)
             self.executor = Executor.start(self.namespace, str(scratch))

@@ -24,7 +24,7 @@ def read_dockerfile(
 
     Raise DockerfileParseError when the file is not UTF-8 text.
     """
-    from minikit.frontend.parser.encoding import check_text
+    from minikit.frontend.encoding import check_text
 
     source = _locate_dockerfile(context, dockerfile, text, cwd)
     check_text(source.data, source.name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import copy
 import datetime
 import logging
@@ -94,6 +93,8 @@ def _epoch(request: BuildRequest) -> int | None:
 def _layer_blobs(
     worker: "Worker", services: Any, chain: tuple[str, ...], epoch: int | None
 ) -> list[Any]:
+    from concurrent import futures
+
     jobs = max(1, min(4, os.cpu_count() or 1))
     with futures.ThreadPoolExecutor(
         max_workers=jobs, thread_name_prefix="export"
@@ -279,8 +280,6 @@ def _export_tree(
     *,
     as_tar: bool,
 ) -> None:
-    from minikit.exporter import export_local
-
     dest = _dest(output)
     label = "exporting to client tarball" if as_tar else "exporting to client directory"
     with internal_step(worker.progress, label):
@@ -289,6 +288,8 @@ def _export_tree(
             return
         if not isinstance(dest, Path):
             raise ExportError("type=local needs a folder as dest, not standard output")
+        from minikit.exporter import export_local
+
         with services.readonly(chain) as root:
             export_local(root, dest, preserve_owner=not services.rootless)
 
@@ -299,13 +300,14 @@ def _export_rootfs_tar(services: Any, chain: tuple[str, ...], dest: Any) -> None
     Layers never change once committed, so the tar of a chain is the same
     every time; tars up to ``ROOTFS_CACHE_LIMIT`` bytes are kept as blobs.
     """
-    from minikit.exporter import export_rootfs_tar
     from minikit.util.digest import digest_of
 
     store = services.store
     key = "rootfs-tar:" + digest_of(list(chain))
     cached = store.get_artifact(key)
     if cached is None:
+        from minikit.exporter import export_rootfs_tar
+
         folder = store.make_temp_dir("rootfs-")
         try:
             staged = folder / "rootfs.tar"

@@ -109,15 +109,22 @@ def _plain(value: Any) -> Any:
 
 
 def _code_identity() -> list[Any]:
-    package = Path(minikit.__file__).parent
-    entries = []
-    for folder, dirs, files in os.walk(package):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(files):
-            if name.endswith((".py", ".lark")):
-                info = os.stat(os.path.join(folder, name))
-                entries.append([os.path.relpath(os.path.join(folder, name), package), info.st_size, info.st_mtime_ns])
+    entries: list[list[Any]] = []
+    _list_sources(os.path.dirname(minikit.__file__), "", entries)
     return [minikit.__version__, digest_of(entries)]
+
+
+def _list_sources(folder: str, relative: str, entries: list[list[Any]]) -> None:
+    """Add [path, size, mtime] of each .py and .lark file below ``folder``, sorted."""
+    with os.scandir(folder) as scan:
+        found = sorted(scan, key=lambda entry: entry.name)
+    for entry in found:
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name != "__pycache__":
+                _list_sources(entry.path, relative + entry.name + "/", entries)
+        elif entry.name.endswith((".py", ".lark")):
+            info = entry.stat()
+            entries.append([relative + entry.name, info.st_size, info.st_mtime_ns])
 
 
 def _config_path(request: Any) -> Path:

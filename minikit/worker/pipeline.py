@@ -20,17 +20,30 @@ log = logging.getLogger(__name__)
 
 
 def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
-    """Build ``request`` with the worker's store, executor and progress."""
+    """Build ``request`` with the worker's store, executor and progress.
+
+    The executor's helper must fork before any thread exists, and the first
+    progress event may start the tty view's thread. So it starts here: at
+    once when the memo cannot answer, else after the memo missed, which it
+    does before reporting anything.
+    """
+    from minikit.worker.memo import memoizable
+
     progress = worker.progress
+    use_memo = memoizable(request)
+    if not use_memo and not request.check_only:
+        worker.start_executor()
     context = check_context(_remote_context(worker, request) or request.context)
     source = read_dockerfile(
         context, request.dockerfile, request.dockerfile_text, request.cwd
     )
-    key = _memo_key(request, context, source)
+    key = _memo_key(request, context, source) if use_memo else None
     if key is not None:
         remembered = _build_from_memo(worker, request, context, source, key)
         if remembered is not None:
             return remembered
+    if not request.check_only:
+        worker.start_executor()
     from minikit.frontend.convert import ConvertOptions, Converter
     from minikit.llb import marshal
 
@@ -140,24 +153,28 @@ def _is_dockerfile_frontend(name: str) -> bool:
     )
 
 
+def _image_puller(store: Any, request: BuildRequest) -> Any:
+    from minikit.registry import RegistryClient, load_config
+    from minikit.source.image import ImagePuller
+
+    registry = RegistryClient(load_config(request.config_path))
+    return ImagePuller(store, registry, _apply_layer_tar)
+
+
 def _services(
-    worker: "Worker", request: BuildRequest, context: Path, source: Any
+    worker: "Worker", request: BuildRequest, context: Path, source: Any, puller: Any = None
 ) -> Any:
     from minikit.frontend.dockerignore import PatternMatcher, read_ignore_patterns
     from minikit.ops import OpServices
-    from minikit.registry import RegistryClient, load_config
     from minikit.session import SecretStore, Session
     from minikit.source.gitenv import scrub_git_environment
-    from minikit.source.image import ImagePuller
     from minikit.util.lazy import Lazy
 
     scrub_git_environment()
 
     store = worker.store
     assert store is not None
-    config = load_config(request.config_path)
-    registry = RegistryClient(config)
-    puller = ImagePuller(store, registry, _apply_layer_tar)
+    puller = puller or _image_puller(store, request)
     session = Session(secrets=SecretStore.load(request.secrets, request.cwd))
     session.local_dirs["context"] = context
     session.ssh = _ssh(request)
@@ -270,11 +287,9 @@ def _solve(
     return solver.solve(definition)
 
 
-def _memo_key(request: BuildRequest, context: Path, source: Any) -> str | None:
-    from minikit.worker.memo import memo_key, memoizable
+def _memo_key(request: BuildRequest, context: Path, source: Any) -> str:
+    from minikit.worker.memo import memo_key
 
-    if not memoizable(request):
-        return None
     key = memo_key(request, context, source.data)
     log.debug("build memo key %s", key)
     return key
@@ -314,35 +329,52 @@ def _build_from_memo(
     worker: "Worker", request: BuildRequest, context: Path, source: Any, key: str
 ) -> BuildResult | None:
     """Export the recorded result when nothing the build depends on has changed."""
+    import time
     from types import SimpleNamespace
 
+    from minikit.errors import RegistryError
     from minikit.oci.reference import Reference
-    from minikit.progress import VertexCached, VertexCompleted, now
-    from minikit.solver.types import SnapshotResult
+    from minikit.progress import VertexCached, VertexCompleted, VertexStarted, now
     from minikit.worker.export import export_all
     from minikit.worker.memo import Memo
 
     record = Memo(worker.store).get(key)
     if record is None:
         return None
-    with internal_step(worker.progress, f"[internal] load build definition from {source.name}"):
-        pass
-    services = _services(worker, request, context, source)
-    resolver = MetadataResolver(services.images, worker.progress)
+    # Nothing is reported until the memo is known to answer: a miss goes on
+    # to the full build, which must start the executor before any thread.
+    started = time.time()
+    puller = _image_puller(worker.store, request)
+    lookups = []
     for reference, platform, pinned in record.images:
-        found = resolver.resolve(Reference.parse(reference), Platform.parse(platform))
-        if str(found.pinned) != pinned:
-            log.debug("memo miss: %s now resolves to %s", reference, found.pinned)
+        began = time.time()
+        try:
+            found = puller.pin(Reference.parse(reference), Platform.parse(platform))
+        except RegistryError as error:
+            # The full build resolves it again and reports the error in its step.
+            log.debug("memo miss: %s did not resolve: %s", reference, error)
             return None
+        if str(found) != pinned:
+            log.debug("memo miss: %s now resolves to %s", reference, found)
+            return None
+        lookups.append((f"[internal] load metadata for {reference}", began, time.time()))
     log.info("nothing changed since build memo %s; exporting its result", key[7:19])
+    progress = worker.progress
+    for name, began, ended in [
+        (f"[internal] load build definition from {source.name}", started, started),
+        *lookups,
+    ]:
+        progress.emit(VertexStarted("internal:" + name, name, began))
+        progress.emit(VertexCompleted("internal:" + name, name, began, ended))
+    services = _services(worker, request, context, source, puller)
     warnings = [SimpleNamespace(**item) for item in record.warnings]
     texts = _report_warnings(worker, warnings)
     for number, name in enumerate(record.steps):
         moment = now()
         vertex = f"memo:{number}"
-        worker.progress.emit(VertexCached(vertex, name, moment))
-        worker.progress.emit(VertexCompleted(vertex, name, moment, moment, cached=True))
-    solved = SimpleNamespace(result=SnapshotResult(tuple(record.chain)), reports=())
+        progress.emit(VertexCached(vertex, name, moment))
+        progress.emit(VertexCompleted(vertex, name, moment, moment, cached=True))
+    solved = SimpleNamespace(result=SimpleNamespace(chain=tuple(record.chain)), reports=())
     converted = SimpleNamespace(image=record.image, warnings=warnings, lines=())
     digests = export_all(worker, request, services, converted, solved)
     return BuildResult(manifest_digest=digests[0], config_digest=digests[1], warnings=texts)

@@ -3,7 +3,7 @@
 import pytest
 
 from minikit.errors import DockerfileParseError
-from minikit.frontend.parser.encoding import check_text
+from minikit.frontend.encoding import check_text
 
 
 def _fault(data: bytes) -> DockerfileParseError:

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from minikit.frontend.parser.gotext import GO_SPACES, quote, trim_space
+from minikit.frontend.gotext import GO_SPACES, quote, trim_space
 
 # regexp.MustCompile(`[\t\v\f\r ]+`) in parser.go.
 BLANKS = re.compile(r"[\t\v\f\r ]+")

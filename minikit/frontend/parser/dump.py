@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minikit.frontend.parser.gotext import go_lower, quote, quote_list, trim_space
+from minikit.frontend.gotext import go_lower, quote, quote_list, trim_space
 from minikit.frontend.parser.model import Instruction, ParseResult
 
 

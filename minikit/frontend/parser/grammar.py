@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import minikit
 from minikit.frontend.parser import arguments
 from minikit.frontend.parser.arguments import LineError, Shape
-from minikit.frontend.parser.gotext import (
+from minikit.frontend.gotext import (
     from_byte_view,
     go_lower,
     to_byte_view,
@@ -239,7 +239,7 @@ def _children(node: Any) -> list[Any]:
 
 def _rune_word(word: str) -> str:
     # parseWords decodes runes, so an undecodable byte becomes U+FFFD.
-    from minikit.frontend.parser.gotext import replace_invalid_bytes
+    from minikit.frontend.gotext import replace_invalid_bytes
 
     return replace_invalid_bytes(word)
 

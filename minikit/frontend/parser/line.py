@@ -15,7 +15,7 @@ import re
 
 from minikit.frontend.parser import arguments
 from minikit.frontend.parser.arguments import Shape
-from minikit.frontend.parser.gotext import GO_SPACE_CLASS, go_lower, trim_space
+from minikit.frontend.gotext import GO_SPACE_CLASS, go_lower, trim_space
 
 _KEYWORD_SEP = re.compile(r"[\t\v\f\r ]+")
 _SIMPLE_FLAG = re.compile(r"--[^\t\n\v\f\r \"'\\]*")

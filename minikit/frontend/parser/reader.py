@@ -13,7 +13,7 @@ import re
 from minikit.errors import DockerfileParseError, SourceLocation
 from minikit.frontend.location import instruction_location
 from minikit.frontend.parser.arguments import LineError, Shape
-from minikit.frontend.parser.gotext import (
+from minikit.frontend.gotext import (
     GO_SPACES,
     decode,
     encode,

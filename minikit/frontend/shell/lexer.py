@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 
 from minikit.errors import ShellExpansionError
-from minikit.frontend.parser.gotext import GO_SPACE_CLASS, quote
+from minikit.frontend.gotext import GO_SPACE_CLASS, quote
 from minikit.frontend.shell import pattern as shell_pattern
 
 _SPECIAL_PARAMETERS = "@*#?-$!0"
