@@ -1,25 +1,34 @@
-"""HTTP requests with timeouts, retries and redirects, on ``http.client``.
+"""HTTP requests with timeouts, retries and redirects, on ``h11`` and sockets.
 
-This layer has no registry logic. It sends one request, retries idempotent
-ones on connection errors and 5xx responses, follows redirects for GET and
-HEAD, and turns socket errors into TransportError. Every URL that
-reaches a log line or a message goes through ``redact_url`` first.
+This layer has no registry logic. It sends one request per connection,
+retries idempotent ones on connection errors and 5xx responses, follows
+redirects for GET and HEAD, and turns socket and protocol errors into
+TransportError. Every URL that reaches a log line or a message goes through
+``redact_url`` first.
+
+h11 frames the HTTP/1.1 messages; this module moves the bytes. That keeps
+``http.client``, and the ``email`` package it loads, out of the process, and
+``ssl`` too until a registry speaks HTTPS: a build that only checks a tag on
+a plain-HTTP registry starts faster.
 """
 
 from __future__ import annotations
 
-import http.client
 import logging
 import socket
-import ssl
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from email.message import Message
-from typing import BinaryIO
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import urljoin, urlsplit
+
+import h11
 
 from minikit.util.redact import redact_url
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +37,7 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
 CHUNK_SIZE = 256 * 1024
+USER_AGENT = "minikit"
 
 Body = bytes | Callable[[], BinaryIO] | None
 
@@ -78,15 +88,16 @@ class Response:
         self,
         method: str,
         url: str,
-        connection: http.client.HTTPConnection,
-        raw: http.client.HTTPResponse,
+        connection: _Connection,
+        status: int,
+        headers: list[tuple[str, str]],
     ) -> None:
         self.method = method
         self.url = url
-        self.status = raw.status
-        self.headers: Message = raw.headers
+        self.status = status
+        # Names in lower case, values as sent (Latin-1, as HTTP/1.1 allows).
+        self.headers = headers
         self._connection = connection
-        self._raw = raw
 
     def __enter__(self) -> Response:
         return self
@@ -96,16 +107,17 @@ class Response:
 
     def close(self) -> None:
         """Release the connection, unread body included."""
-        self._raw.close()
         self._connection.close()
 
     def header(self, name: str) -> str | None:
         """Return the first value of header ``name``, or None."""
-        return self.headers.get(name)
+        values = self.header_values(name)
+        return values[0] if values else None
 
     def header_values(self, name: str) -> list[str]:
         """Return every value of header ``name`` (WWW-Authenticate may repeat)."""
-        return self.headers.get_all(name) or []
+        wanted = name.lower()
+        return [value for key, value in self.headers if key == wanted]
 
     def read(self, limit: int) -> bytes:
         """Read the whole body; raise ResponseTooLarge if it exceeds ``limit`` bytes."""
@@ -125,12 +137,69 @@ class Response:
         netloc = urlsplit(self.url).netloc
         while True:
             try:
-                chunk = self._raw.read(size)
-            except (OSError, http.client.HTTPException) as exc:
+                chunk = self._connection.read_body(size)
+            except (OSError, h11.ProtocolError) as exc:
                 raise TransportError(netloc, _describe(exc), retryable=True) from None
             if not chunk:
                 return
             yield chunk
+
+
+class _Connection:
+    """One socket and the h11 state of the single exchange it carries."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.state = h11.Connection(our_role=h11.CLIENT)
+        self._pending = b""
+        self._ended = False
+
+    def send(self, event: Any) -> None:
+        data = self.state.send(event)
+        if data:
+            self.sock.sendall(data)
+
+    def send_body(self, payload: bytes | BinaryIO | None) -> None:
+        if isinstance(payload, bytes):
+            if payload:
+                self.send(h11.Data(data=payload))
+        elif payload is not None:
+            while True:
+                chunk = payload.read(CHUNK_SIZE)
+                if not chunk:
+                    break
+                self.send(h11.Data(data=chunk))
+        self.send(h11.EndOfMessage())
+
+    def next_event(self) -> Any:
+        while True:
+            event = self.state.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            self.state.receive_data(self.sock.recv(CHUNK_SIZE))
+
+    def read_response(self) -> Any:
+        """Return the final response head, skipping 1xx responses."""
+        while True:
+            event = self.next_event()
+            if isinstance(event, h11.Response):
+                return event
+            if isinstance(event, h11.ConnectionClosed):
+                raise ConnectionAbortedError("no response")
+
+    def read_body(self, size: int) -> bytes:
+        """Return up to ``size`` body bytes, or b"" at the end of the body."""
+        while not self._pending and not self._ended:
+            event = self.next_event()
+            if isinstance(event, h11.Data):
+                self._pending = bytes(event.data)
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                self._ended = True
+        chunk, self._pending = self._pending[:size], self._pending[size:]
+        return chunk
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class Transport:
@@ -251,47 +320,51 @@ class Transport:
         connection = self._connect(parts.scheme, parts.netloc, verify_tls)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         payload = body() if callable(body) else body
-        if content_length is not None:
-            headers = {**headers, "Content-Length": str(content_length)}
-        elif payload is None and method in ("POST", "PUT", "PATCH"):
-            headers = {**headers, "Content-Length": "0"}
         try:
-            connection.request(method, target or "/", body=payload, headers=headers)
-            raw = connection.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
+            request = h11.Request(
+                method=method,
+                target=target or "/",
+                headers=_request_headers(parts.netloc, headers, payload, content_length, method),
+            )
+            connection.send(request)
+            connection.send_body(payload)
+            head = connection.read_response()
+        except (OSError, h11.ProtocolError) as exc:
             connection.close()
             raise _transport_error(parts.netloc, exc) from None
         finally:
             if payload is not None and not isinstance(payload, bytes):
                 payload.close()
-        return Response(method, url, connection, raw)
+        fields = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in head.headers
+        ]
+        return Response(method, url, connection, head.status_code, fields)
 
-    def _connect(
-        self, scheme: str, netloc: str, verify_tls: bool
-    ) -> http.client.HTTPConnection:
-        connection: http.client.HTTPConnection
-        if scheme == "https":
-            context = tls_context(verify_tls)
-            connection = http.client.HTTPSConnection(
-                netloc, timeout=self.timeouts.connect, context=context
-            )
-        elif scheme == "http":
-            connection = http.client.HTTPConnection(
-                netloc, timeout=self.timeouts.connect
-            )
-        else:
+    def _connect(self, scheme: str, netloc: str, verify_tls: bool) -> _Connection:
+        if scheme not in ("http", "https"):
             raise TransportError(
                 netloc, f"unsupported URL scheme {scheme!r}", retryable=False
             )
+        parts = urlsplit(f"//{netloc}")
+        host = parts.hostname or ""
         try:
-            connection.connect()
-        except (OSError, http.client.HTTPException) as exc:
-            connection.close()
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise TransportError(netloc, "invalid port", retryable=False) from None
+        try:
+            sock = socket.create_connection((host, port), timeout=self.timeouts.connect)
+        except OSError as exc:
             raise _transport_error(netloc, exc) from None
-        # The connect timeout covers the TCP and TLS handshakes; reads get their own.
-        if connection.sock is not None:
-            connection.sock.settimeout(self.timeouts.read)
-        return connection
+        try:
+            if scheme == "https":
+                sock = tls_context(verify_tls).wrap_socket(sock, server_hostname=host)
+            # The connect timeout covers the TCP and TLS handshakes; reads get their own.
+            sock.settimeout(self.timeouts.read)
+        except OSError as exc:
+            sock.close()
+            raise _transport_error(netloc, exc) from None
+        return _Connection(sock)
 
 
 _TLS_CONTEXTS: dict[bool, ssl.SSLContext] = {}
@@ -299,6 +372,8 @@ _TLS_CONTEXTS: dict[bool, ssl.SSLContext] = {}
 
 def tls_context(verify: bool) -> ssl.SSLContext:
     """Return a shared TLS context: the system CA bundle, or no verification."""
+    import ssl
+
     context = _TLS_CONTEXTS.get(verify)
     if context is None:
         context = ssl.create_default_context()
@@ -307,6 +382,27 @@ def tls_context(verify: bool) -> ssl.SSLContext:
             context.verify_mode = ssl.CERT_NONE
         _TLS_CONTEXTS[verify] = context
     return context
+
+
+def _request_headers(
+    netloc: str,
+    headers: dict[str, str],
+    payload: bytes | BinaryIO | None,
+    content_length: int | None,
+    method: str,
+) -> list[tuple[str, str]]:
+    fields = {key.lower(): (key, value) for key, value in headers.items()}
+    fields.setdefault("host", ("Host", netloc))
+    fields.setdefault("user-agent", ("User-Agent", USER_AGENT))
+    if content_length is not None:
+        fields["content-length"] = ("Content-Length", str(content_length))
+    elif isinstance(payload, bytes):
+        fields.setdefault("content-length", ("Content-Length", str(len(payload))))
+    elif payload is not None:
+        fields.setdefault("transfer-encoding", ("Transfer-Encoding", "chunked"))
+    elif method in ("POST", "PUT", "PATCH"):
+        fields.setdefault("content-length", ("Content-Length", "0"))
+    return list(fields.values())
 
 
 def _without_authorization(headers: dict[str, str]) -> dict[str, str]:
@@ -320,27 +416,40 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc.lower()
 
 
+def _ssl_error_types() -> tuple[type[BaseException], ...]:
+    """Return ssl's error classes once ssl is loaded; no TLS error exists before."""
+    ssl = sys.modules.get("ssl")
+    return (ssl.SSLError,) if ssl is not None else ()
+
+
 def _transport_error(netloc: str, exc: BaseException) -> TransportError:
     # Certificate and protocol errors do not go away on a second try.
-    retryable = not isinstance(exc, ssl.SSLError)
+    retryable = not isinstance(exc, _ssl_error_types())
     return TransportError(netloc, _describe(exc), retryable=retryable)
 
 
 def _describe(exc: BaseException) -> str:
+    ssl = sys.modules.get("ssl")
     if isinstance(exc, socket.gaierror):
         return f"DNS lookup failed ({exc.strerror})"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return "timed out"
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate verification failed ({exc.verify_message})"
-    if isinstance(exc, ssl.SSLError):
+    if ssl is not None and isinstance(exc, ssl.SSLError):
         return f"TLS handshake failed ({exc.reason or exc})"
-    if isinstance(exc, http.client.RemoteDisconnected):
+    if isinstance(exc, ConnectionAbortedError) and exc.args == ("no response",):
         return "the server closed the connection without an answer"
-    if isinstance(exc, http.client.IncompleteRead):
-        return "the connection closed before the whole body arrived"
+    if isinstance(exc, h11.RemoteProtocolError):
+        if "complete message body" in str(exc):
+            return "the connection closed before the whole body arrived"
+        if "closed" in str(exc):
+            return "the server closed the connection without an answer"
+        return f"invalid HTTP response ({exc})"
+    if isinstance(exc, h11.LocalProtocolError):
+        return f"invalid HTTP request ({exc})"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return type(exc).__name__
