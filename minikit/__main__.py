@@ -1,5 +1,5 @@
 """Allow ``python -m minikit``."""
 
-from minikit.cli.main import main
+from minikit.cli.main import run
 
-raise SystemExit(main())
+run()
