@@ -17,10 +17,11 @@ RUN echo "hello $WHO" > /run.txt
 """
 
 
-def _build(run_minikit, context: Path, out: Path, *extra: str):
+def _build(run_minikit, context: Path, out: Path, *extra: str, env=None):
     return run_minikit(
         ["build", "--debug", "--progress=plain", *extra, "-o", f"type=tar,dest={out}", str(context)],
         cwd=context.parent,
+        env=env,
     )
 
 
@@ -43,6 +44,46 @@ def test_unchanged_build_uses_memo(run_minikit, base_image, context, tmp_path):
     second = _build(run_minikit, context, tmp_path / "b.tar")
     assert MEMO_HIT not in first.stderr
     assert MEMO_HIT in second.stderr
+    assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
+
+
+# What a memo hit has no use for: the parser, the graph, the solver, the
+# executor and its helper, and http.client (the registry client uses h11).
+NOT_LOADED_ON_HIT = (
+    "lark",
+    "minikit.frontend.parser",
+    "minikit.frontend.convert.converter",
+    "minikit.llb",
+    "minikit.solver.solver",
+    "minikit.executor.executor",
+    "minikit.executor.helper",
+    "pyroute2",
+    "http.client",
+    "email.parser",
+)
+HELPER_STARTED = "namespace helper"
+
+
+def _imported(stderr: str) -> set[str]:
+    """Return the modules named in the -X importtime lines of ``stderr``."""
+    return {
+        line.rsplit("|", 1)[-1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+def test_memo_hit_skips_parser_solver_and_executor(run_minikit, base_image, context, tmp_path):
+    importtime = {"PYTHONPROFILEIMPORTTIME": "1"}
+    first = _build(run_minikit, context, tmp_path / "a.tar", env=importtime)
+    second = _build(run_minikit, context, tmp_path / "b.tar", env=importtime)
+    cold, warm = _imported(first.stderr), _imported(second.stderr)
+    assert HELPER_STARTED in first.stderr
+    assert {"minikit.frontend.parser", "minikit.solver.solver"} <= cold
+    assert MEMO_HIT in second.stderr
+    assert "minikit.worker.memo" in warm
+    assert sorted(warm & set(NOT_LOADED_ON_HIT)) == []
+    assert HELPER_STARTED not in second.stderr
     assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
 
 
