@@ -6,6 +6,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from fixtures.oci_tools import read_oci_archive
 
 MEMO_HIT = "nothing changed since build memo"
 
@@ -62,6 +63,7 @@ NOT_LOADED_ON_HIT = (
     "email.parser",
 )
 HELPER_STARTED = "namespace helper"
+NAMESPACE_ENTERED = "entered the build namespace"
 
 
 def _imported(stderr: str) -> set[str]:
@@ -85,6 +87,24 @@ def test_memo_hit_skips_parser_solver_and_executor(run_minikit, base_image, cont
     assert sorted(warm & set(NOT_LOADED_ON_HIT)) == []
     assert HELPER_STARTED not in second.stderr
     assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
+
+
+def test_memo_hit_enters_namespace_only_to_read_layers(run_minikit, base_image, context, tmp_path):
+    first = _build(run_minikit, context, tmp_path / "a.tar")
+    copied = _build(run_minikit, context, tmp_path / "b.tar")
+    image = run_minikit(
+        ["build", "--debug", "--progress=plain", "-o", f"type=oci,dest={tmp_path / 'c.tar'}", str(context)],
+        cwd=context.parent,
+    )
+    assert NAMESPACE_ENTERED in first.stderr
+    # A root filesystem tar that the first build kept is only copied.
+    assert MEMO_HIT in copied.stderr
+    assert NAMESPACE_ENTERED not in copied.stderr
+    # An OCI image needs layer blobs, which are read inside the namespace.
+    assert MEMO_HIT in image.stderr
+    assert NAMESPACE_ENTERED in image.stderr
+    assert HELPER_STARTED not in image.stderr
+    assert read_oci_archive(tmp_path / "c.tar").file("run.txt").content == b"hello world\n"
 
 
 def test_memo_hit_prints_steps_cached(run_minikit, base_image, context, tmp_path):

@@ -322,12 +322,13 @@ def run_build_command(args: argparse.Namespace) -> int:
     from minikit.cli.signals import install_shutdown_handlers
 
     request, mode, files = _prepare(args)
-    namespace = _enter_namespace(request)
     install_shutdown_handlers()
     renderer = make_progress(mode)
     from minikit.worker import Worker
 
-    worker = Worker(request, renderer, namespace)
+    # The worker enters the build namespace when the build first needs it.
+    enter = None if request.check_only else _enter_namespace
+    worker = Worker(request, renderer, enter_namespace=enter)
     result, status = run_worker(worker, renderer, args.debug, lambda worker: worker.build())
     if status is not None:
         return status
@@ -418,9 +419,7 @@ def _result_files(args: argparse.Namespace) -> dict[str, Path | None]:
     }
 
 
-def _enter_namespace(request: Any) -> Any:
-    if request.check_only:
-        return None
+def _enter_namespace() -> Any:
     from minikit.executor import enter_build_namespace
 
     return enter_build_namespace()

@@ -68,6 +68,9 @@ def enter_build_namespace() -> BuildNamespace:
         namespace = _enter_as_root() if os.geteuid() == 0 else _enter_rootless()
     except SetupError as error:
         raise ExecutorError(error.message, hint=error.hint or None) from error
+    logger.debug(
+        "entered the build namespace (%s)", "rootless" if namespace.rootless else "as root"
+    )
     _current = namespace
     return namespace
 

@@ -74,10 +74,20 @@ class MetadataResolver:
 
 
 class Worker:
-    """Runs builds against one store; create one per process."""
+    """Runs builds against one store; create one per process.
+
+    ``namespace`` is the build namespace (``minikit.executor.BuildNamespace``)
+    when the caller has entered it already. Otherwise ``enter_namespace``,
+    if given, enters it when a build first needs it: a build that the memo
+    answers from stored files never does. Without either, steps cannot run.
+    """
 
     def __init__(
-        self, request: BuildRequest, progress: ProgressWriter, namespace: Any = None
+        self,
+        request: BuildRequest,
+        progress: ProgressWriter,
+        namespace: Any = None,
+        enter_namespace: Callable[[], Any] | None = None,
     ) -> None:
         self.request = request
         self.progress = progress
@@ -86,6 +96,35 @@ class Worker:
         self.executor: Any = None
         self.store: Store | None = None
         self.cleanups: list[Callable[[], None]] = []
+        self._enter_namespace = enter_namespace
+
+    @property
+    def rootless(self) -> bool:
+        """Tell whether the build runs (or will run) in a rootless user namespace."""
+        if self.namespace is not None:
+            return bool(self.namespace.rootless)
+        return self._enter_namespace is not None and os.geteuid() != 0
+
+    def enter_namespace(self) -> None:
+        """Enter the build namespace unless the worker is in it; call before any thread exists.
+
+        Entering forks, and an SQLite connection must not cross a fork, so an
+        open store is closed first (which ends this process's leases) and
+        opened again inside.
+        """
+        if self.namespace is not None or self._enter_namespace is None:
+            return
+        reopen = self.store is not None
+        self._close_store()
+        self.namespace = self._enter_namespace()
+        if reopen:
+            self._open_store()
+        self._report_namespace()
+
+    def prepare_to_run(self) -> None:
+        """Enter the namespace and start the executor: a step may have to run."""
+        self.enter_namespace()
+        self.start_executor()
 
     def start_executor(self) -> None:
         """Start the executor's namespace helper unless it runs; call before any thread exists.
@@ -107,9 +146,7 @@ class Worker:
         if self.executor is not None:
             self.executor.close()
             self.executor = None
-        if self.store is not None:
-            self.store.close()
-            self.store = None
+        self._close_store()
 
     def build(self, request: BuildRequest | None = None) -> BuildResult:
         """Run one whole build (``request``, or the worker's own) and return its result.
@@ -122,12 +159,27 @@ class Worker:
         if request is not None:
             self.request = request
         if self.store is None:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self.store = Store(self.root)
-            self.store.sweep()
-            for warning in getattr(self.namespace, "warnings", ()) or ():
-                self.progress.emit(ProgressWarning(warning))
+            self._open_store()
+            if self.namespace is not None:
+                self._report_namespace()
         return run_build(self, self.request)
+
+    def _open_store(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.root)
+        if self.namespace is not None:
+            # What killed builds left may hold files of other ids, which
+            # only the namespace may delete, so the sweep waits for it.
+            self.store.sweep()
+
+    def _close_store(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def _report_namespace(self) -> None:
+        for warning in getattr(self.namespace, "warnings", ()) or ():
+            self.progress.emit(ProgressWarning(warning))
 
     def notice(self, message: str) -> None:
         """Tell the user something about the build itself."""

@@ -52,6 +52,23 @@ def export_all(
     return image.manifest.digest, image.config.digest
 
 
+def exports_from_store(request: BuildRequest, store: Any, chain: tuple[str, ...]) -> bool:
+    """Tell whether every output for ``chain`` is a copy of a file in the store.
+
+    Such an export reads no layer, so it needs neither the build namespace
+    nor a mount: a root filesystem tar that an earlier build kept.
+    """
+    if _needs_image(request) or any(output.type != "tar" for output in request.outputs):
+        return False
+    return store.get_artifact(_rootfs_tar_key(chain)) is not None
+
+
+def _rootfs_tar_key(chain: tuple[str, ...]) -> str:
+    from minikit.util.digest import digest_of
+
+    return "rootfs-tar:" + digest_of(list(chain))
+
+
 def _needs_image(request: BuildRequest) -> bool:
     """Tell whether an output needs layer blobs and an image config.
 
@@ -300,10 +317,8 @@ def _export_rootfs_tar(services: Any, chain: tuple[str, ...], dest: Any) -> None
     Layers never change once committed, so the tar of a chain is the same
     every time; tars up to ``ROOTFS_CACHE_LIMIT`` bytes are kept as blobs.
     """
-    from minikit.util.digest import digest_of
-
     store = services.store
-    key = "rootfs-tar:" + digest_of(list(chain))
+    key = _rootfs_tar_key(chain)
     cached = store.get_artifact(key)
     if cached is None:
         from minikit.exporter import export_rootfs_tar

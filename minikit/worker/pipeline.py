@@ -22,17 +22,18 @@ log = logging.getLogger(__name__)
 def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
     """Build ``request`` with the worker's store, executor and progress.
 
-    The executor's helper must fork before any thread exists, and the first
-    progress event may start the tty view's thread. So it starts here: at
-    once when the memo cannot answer, else after the memo missed, which it
-    does before reporting anything.
+    Entering the build namespace and starting the executor's helper both
+    fork, which must happen before any thread exists, and the first progress
+    event may start the tty view's thread. So they happen here: at once when
+    the memo cannot answer, else after the memo missed, which it does before
+    reporting anything.
     """
     from minikit.worker.memo import memoizable
 
     progress = worker.progress
     use_memo = memoizable(request)
     if not use_memo and not request.check_only:
-        worker.start_executor()
+        worker.prepare_to_run()
     context = check_context(_remote_context(worker, request) or request.context)
     source = read_dockerfile(
         context, request.dockerfile, request.dockerfile_text, request.cwd
@@ -43,7 +44,7 @@ def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
         if remembered is not None:
             return remembered
     if not request.check_only:
-        worker.start_executor()
+        worker.prepare_to_run()
     from minikit.frontend.convert import ConvertOptions, Converter
     from minikit.llb import marshal
 
@@ -187,7 +188,7 @@ def _services(
             [] if request.context_url else read_ignore_patterns(context, source.path)
         )
     snapshotter = Lazy(lambda: _snapshotter(worker, store.tmp_dir))
-    rootless = bool(getattr(worker.namespace, "rootless", False))
+    rootless = worker.rootless
     services = OpServices(
         store=store,
         snapshotter=snapshotter,
@@ -335,12 +336,19 @@ def _build_from_memo(
     from minikit.errors import RegistryError
     from minikit.oci.reference import Reference
     from minikit.progress import VertexCached, VertexCompleted, VertexStarted, now
-    from minikit.worker.export import export_all
+    from minikit.worker.export import export_all, exports_from_store
     from minikit.worker.memo import Memo
 
     record = Memo(worker.store).get(key)
     if record is None:
         return None
+    if not exports_from_store(request, worker.store, tuple(record.chain)):
+        # The export reads layers, which takes the namespace. Entering it
+        # reopens the store, so the record is read (and leased) again.
+        worker.enter_namespace()
+        record = Memo(worker.store).get(key)
+        if record is None:
+            return None
     # Nothing is reported until the memo is known to answer: a miss goes on
     # to the full build, which must start the executor before any thread.
     started = time.time()
