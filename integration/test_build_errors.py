@@ -108,3 +108,23 @@ def test_bad_client_flags_fail_before_build(run_minikit, tmp_path, flag):
     assert result.returncode != 0
     assert "/no/such/" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_missing_pyroute2_fails_run_instead_of_hanging(run_minikit, base_image, tmp_path):
+    # A broken install: pyroute2, which encodes the loopback request, cannot
+    # be imported. The RUN must fail with the hint, not wait forever.
+    shadow = tmp_path / "shadow" / "pyroute2"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text('raise ImportError("pyroute2 is hidden by the test")\n')
+    context = _context(tmp_path, "FROM busybox:1.36\nRUN echo hi\n")
+    result = run_minikit(
+        ["build", "--progress=plain", "--network=none", str(context)],
+        cwd=context,
+        env={"PYTHONPATH": str(shadow.parent)},
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "pyroute2 could not encode the loopback request" in result.stderr
+    assert "hint: install pyroute2" in result.stderr
+    assert "Traceback" not in result.stderr

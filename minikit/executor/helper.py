@@ -168,11 +168,9 @@ class Helper:
     ) -> None:
         config = self._config(request)
         if request.spec.network != "host":
-            try:
-                network.loopback_up_request()
-            except SetupError as error:
-                send_status(status, error.to_json())
-                return
+            # A SetupError goes to _handle, which reports it and closes the
+            # status socket; the build waits for that socket to close.
+            network.loopback_up_request()
         to_helper_r, to_helper_w = os.pipe()
         from_helper_r, from_helper_w = os.pipe()
         ready_r = ready_w = exit_r = exit_w = -1
