@@ -224,3 +224,22 @@ def test_wheel_ships_grammar(tmp_path):
     assert result.stdout == '(from "busybox")\n(run "echo hi")\n'
     listing = subprocess.run([sys.executable, "-m", "zipfile", "-l", str(wheel)], capture_output=True, text=True)
     assert "minikit/grammar/dockerfile.lark" in listing.stdout
+
+
+def test_rootless_fallback_mapping_with_tty_progress(rootless_minikit):
+    # Without newuidmap the build maps only the user's own id and warns. The
+    # warning must not start the tty view's thread before the executor forks.
+    context = rootless_minikit.make_dir(rootless_minikit.workspace / "fallback-tty")
+    # scratch, since a single id cannot own the base image's /home/user.
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY ran.txt /ran.txt\n")
+    (context / "ran.txt").write_text("ran\n")
+    rootless_minikit.give(context)
+    out = context / "out.tar"
+    result = rootless_minikit(
+        ["build", "--progress=tty", "--network=none", "-o", f"type=tar,dest={out}", str(context)],
+        cwd=context,
+        env={"PATH": str(rootless_minikit.venv / "bin")},
+    )
+    assert "newuidmap/newgidmap not found" in result.stderr
+    with tarfile.open(out) as archive:
+        assert archive.extractfile("ran.txt").read() == b"ran\n"

@@ -318,3 +318,22 @@ def test_tty_progress_ends_its_line(run_minikit, context):
     args = ["build", "--progress=tty", "-o", f"type=oci,dest={out}", str(context)]
     result = run_minikit(args, cwd=context)
     assert "\nimage digest: sha256:" in result.stderr
+
+
+def test_closed_stdout_still_succeeds(minikit_config, tmp_path):
+    # `minikit build ... >&-`: Python starts with sys.stdout set to None.
+    context = _context(tmp_path / "ctx")
+    out = tmp_path / "out.tar"
+    build = [sys.executable, "-m", "minikit", "build", "--progress=plain"]
+    result = subprocess.run(
+        ["bash", "-c", 'exec "$@" >&-', "_", *build, "-o", f"type=tar,dest={out}", str(context)],
+        env=dict(minikit_config.env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    with tarfile.open(out) as archive:
+        assert archive.extractfile("hello.txt").read() == b"hello\n"

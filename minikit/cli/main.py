@@ -146,6 +146,8 @@ def run() -> NoReturn:
         sys.exit(status)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # the descriptor was closed when the process started
+            continue
         try:
             stream.flush()
         except (OSError, ValueError):

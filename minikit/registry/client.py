@@ -153,9 +153,8 @@ class RegistryClient:
     def pin(self, ref: Reference, platform: Platform) -> Reference:
         """Return ``ref`` pinned to the digest of its manifest for ``platform``.
 
-        The same pin as ``resolve``, from one manifest request: an index
-        names the platform's manifest digest, so neither that manifest nor
-        the config is fetched. Raise as ``resolve`` does.
+        The same pin as ``resolve``, and the same errors, without fetching
+        the image config: one manifest request, or two for an index.
         """
         return self._pull(ref, str(ref), lambda e: self._pin_at(e, ref, platform))
 
@@ -416,21 +415,7 @@ class RegistryClient:
     def _resolve_at(
         self, endpoint: Endpoint, ref: Reference, platform: Platform
     ) -> ResolvedImage:
-        target = ref.digest or ref.tag or "latest"
-        top = self._fetch_manifest(endpoint, ref.path, target, ref.digest)
-        manifest, index_digest = top, None
-        if is_index(top.media_type):
-            index_digest = top.digest
-            entry = select_platform(top.document, platform, str(ref))
-            manifest = self._fetch_manifest(
-                endpoint, ref.path, entry.digest, entry.digest
-            )
-            if is_index(manifest.media_type):
-                # NOTE: an index nested in an index is rejected, although the
-                # OCI image spec allows it.
-                raise _EndpointError(
-                    RegistryError, f"index entry {entry.digest} is itself an index"
-                )
+        manifest, index_digest = self._platform_manifest(endpoint, ref, platform)
         config_desc = config_descriptor(manifest.document)
         config_bytes = self._fetch_small_blob(endpoint, ref.path, config_desc)
         try:
@@ -452,12 +437,26 @@ class RegistryClient:
         )
 
     def _pin_at(self, endpoint: Endpoint, ref: Reference, platform: Platform) -> Reference:
+        manifest, _index_digest = self._platform_manifest(endpoint, ref, platform)
+        return ref.with_digest(manifest.digest)
+
+    def _platform_manifest(
+        self, endpoint: Endpoint, ref: Reference, platform: Platform
+    ) -> tuple[_Manifest, str | None]:
+        """Return the manifest ``ref`` names for ``platform``, and its index's digest."""
         target = ref.digest or ref.tag or "latest"
         top = self._fetch_manifest(endpoint, ref.path, target, ref.digest)
         if not is_index(top.media_type):
-            return ref.with_digest(top.digest)
+            return top, None
         entry = select_platform(top.document, platform, str(ref))
-        return ref.with_digest(entry.digest)
+        manifest = self._fetch_manifest(endpoint, ref.path, entry.digest, entry.digest)
+        if is_index(manifest.media_type):
+            # NOTE: an index nested in an index is rejected, although the
+            # OCI image spec allows it.
+            raise _EndpointError(
+                RegistryError, f"index entry {entry.digest} is itself an index"
+            )
+        return manifest, top.digest
 
     def _fetch_manifest(
         self, endpoint: Endpoint, path: str, target: str, expected_digest: str | None

@@ -145,6 +145,14 @@ class Response:
             yield chunk
 
 
+class _NoResponse(ConnectionError):
+    """The server closed the connection before it sent a response."""
+
+
+class _BodyCut(ConnectionError):
+    """The server closed the connection before the end of the body."""
+
+
 class _Connection:
     """One socket and the h11 state of the single exchange it carries."""
 
@@ -176,7 +184,23 @@ class _Connection:
             event = self.state.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            self.state.receive_data(self.sock.recv(CHUNK_SIZE))
+            data = self.sock.recv(CHUNK_SIZE)
+            if not data and self.state.their_state is h11.SEND_RESPONSE:
+                raise _NoResponse()
+            reading_body = self.state.their_state is h11.SEND_BODY
+            try:
+                self.state.receive_data(data)
+                if data or not reading_body:
+                    continue
+                # An end of file ends a body framed by the connection; with
+                # a length or chunks, h11 reports the body as cut.
+                event = self.state.next_event()
+            except h11.RemoteProtocolError:
+                if reading_body and not data:
+                    raise _BodyCut() from None
+                raise
+            if event is not h11.NEED_DATA:
+                return event
 
     def read_response(self) -> Any:
         """Return the final response head, skipping 1xx responses."""
@@ -184,8 +208,6 @@ class _Connection:
             event = self.next_event()
             if isinstance(event, h11.Response):
                 return event
-            if isinstance(event, h11.ConnectionClosed):
-                raise ConnectionAbortedError("no response")
 
     def read_body(self, size: int) -> bytes:
         """Return up to ``size`` body bytes, or b"" at the end of the body."""
@@ -321,11 +343,8 @@ class Transport:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         payload = body() if callable(body) else body
         try:
-            request = h11.Request(
-                method=method,
-                target=target or "/",
-                headers=_request_headers(parts.netloc, headers, payload, content_length, method),
-            )
+            fields = _request_headers(parts.netloc, headers, payload, content_length, method)
+            request = h11.Request(method=method, target=target or "/", headers=fields)
             connection.send(request)
             connection.send_body(payload)
             head = connection.read_response()
@@ -335,11 +354,11 @@ class Transport:
         finally:
             if payload is not None and not isinstance(payload, bytes):
                 payload.close()
-        fields = [
+        received = [
             (name.decode("latin-1"), value.decode("latin-1"))
             for name, value in head.headers
         ]
-        return Response(method, url, connection, head.status_code, fields)
+        return Response(method, url, connection, head.status_code, received)
 
     def _connect(self, scheme: str, netloc: str, verify_tls: bool) -> _Connection:
         if scheme not in ("http", "https"):
@@ -394,6 +413,8 @@ def _request_headers(
     fields = {key.lower(): (key, value) for key, value in headers.items()}
     fields.setdefault("host", ("Host", netloc))
     fields.setdefault("user-agent", ("User-Agent", USER_AGENT))
+    # Bodies are read as they come: no gzip from a server that would pick it.
+    fields.setdefault("accept-encoding", ("Accept-Encoding", "identity"))
     if content_length is not None:
         fields["content-length"] = ("Content-Length", str(content_length))
     elif isinstance(payload, bytes):
@@ -440,13 +461,11 @@ def _describe(exc: BaseException) -> str:
         return f"TLS certificate verification failed ({exc.verify_message})"
     if ssl is not None and isinstance(exc, ssl.SSLError):
         return f"TLS handshake failed ({exc.reason or exc})"
-    if isinstance(exc, ConnectionAbortedError) and exc.args == ("no response",):
+    if isinstance(exc, _NoResponse):
         return "the server closed the connection without an answer"
+    if isinstance(exc, _BodyCut):
+        return "the connection closed before the whole body arrived"
     if isinstance(exc, h11.RemoteProtocolError):
-        if "complete message body" in str(exc):
-            return "the connection closed before the whole body arrived"
-        if "closed" in str(exc):
-            return "the server closed the connection without an answer"
         return f"invalid HTTP response ({exc})"
     if isinstance(exc, h11.LocalProtocolError):
         return f"invalid HTTP request ({exc})"

@@ -97,10 +97,17 @@ class Worker:
         self.store: Store | None = None
         self.cleanups: list[Callable[[], None]] = []
         self._enter_namespace = enter_namespace
+        # Namespace warnings wait until no fork is left to make: the first
+        # progress event can start the tty view's thread.
+        self._warnings_due = namespace is not None
 
     @property
     def rootless(self) -> bool:
-        """Tell whether the build runs (or will run) in a rootless user namespace."""
+        """Tell whether the build runs (or will run) in a rootless user namespace.
+
+        Before the namespace is entered, this is what entering it will give:
+        rootless for any user but root.
+        """
         if self.namespace is not None:
             return bool(self.namespace.rootless)
         return self._enter_namespace is not None and os.geteuid() != 0
@@ -110,21 +117,30 @@ class Worker:
 
         Entering forks, and an SQLite connection must not cross a fork, so an
         open store is closed first (which ends this process's leases) and
-        opened again inside.
+        opened again inside. The namespace's warnings are reported later, by
+        ``report_namespace``.
         """
         if self.namespace is not None or self._enter_namespace is None:
             return
         reopen = self.store is not None
         self._close_store()
         self.namespace = self._enter_namespace()
+        self._warnings_due = True
         if reopen:
             self._open_store()
-        self._report_namespace()
 
     def prepare_to_run(self) -> None:
-        """Enter the namespace and start the executor: a step may have to run."""
+        """Enter the namespace and start the executor, then report: a step may have to run."""
         self.enter_namespace()
         self.start_executor()
+        self.report_namespace()
+
+    def report_namespace(self) -> None:
+        """Report the namespace's warnings once; call when no fork is left to make."""
+        if self._warnings_due:
+            self._warnings_due = False
+            for warning in getattr(self.namespace, "warnings", ()) or ():
+                self.progress.emit(ProgressWarning(warning))
 
     def start_executor(self) -> None:
         """Start the executor's namespace helper unless it runs; call before any thread exists.
@@ -160,8 +176,6 @@ class Worker:
             self.request = request
         if self.store is None:
             self._open_store()
-            if self.namespace is not None:
-                self._report_namespace()
         return run_build(self, self.request)
 
     def _open_store(self) -> None:
@@ -169,7 +183,9 @@ class Worker:
         self.store = Store(self.root)
         if self.namespace is not None:
             # What killed builds left may hold files of other ids, which
-            # only the namespace may delete, so the sweep waits for it.
+            # only the namespace may delete, so the sweep waits for it. A
+            # worker that never enters one (``--check``, a memo hit that
+            # copies a kept tar) leaves the sweep to the next build.
             self.store.sweep()
 
     def _close_store(self) -> None:
@@ -177,9 +193,6 @@ class Worker:
             self.store.close()
             self.store = None
 
-    def _report_namespace(self) -> None:
-        for warning in getattr(self.namespace, "warnings", ()) or ():
-            self.progress.emit(ProgressWarning(warning))
 
     def notice(self, message: str) -> None:
         """Tell the user something about the build itself."""

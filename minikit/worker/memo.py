@@ -12,7 +12,7 @@ records, after a build, what that build depended on and what it produced:
   type, mode, size, mtime and ctime, so any change to a file shows),
 - each image reference the build resolved, with the digest it resolved to.
 
-The next build with the same key re-resolves those references (a tag that
+The next build with the same key pins those references again (a tag that
 moved means a miss, as BuildKit would rebuild) and checks that every layer
 of the result is still stored. Only then does it skip parsing and solving
 and export the recorded result. Builds that fetch Git or HTTP sources, use a

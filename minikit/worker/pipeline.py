@@ -335,7 +335,7 @@ def _build_from_memo(
 
     from minikit.errors import RegistryError
     from minikit.oci.reference import Reference
-    from minikit.progress import VertexCached, VertexCompleted, VertexStarted, now
+    from minikit.progress import VertexCached, VertexCompleted, now
     from minikit.worker.export import export_all, exports_from_store
     from minikit.worker.memo import Memo
 
@@ -349,32 +349,32 @@ def _build_from_memo(
         record = Memo(worker.store).get(key)
         if record is None:
             return None
-    # Nothing is reported until the memo is known to answer: a miss goes on
-    # to the full build, which must start the executor before any thread.
+    # No progress event goes out until the memo has decided: a miss goes on
+    # to the full build, which must fork the executor before any thread.
+    progress = worker.progress
     started = time.time()
     puller = _image_puller(worker.store, request)
     lookups = []
     for reference, platform, pinned in record.images:
+        name = f"[internal] load metadata for {reference}"
         began = time.time()
         try:
             found = puller.pin(Reference.parse(reference), Platform.parse(platform))
         except RegistryError as error:
-            # The full build resolves it again and reports the error in its step.
-            log.debug("memo miss: %s did not resolve: %s", reference, error)
-            return None
+            # The full build would ask the registry again and fail the same
+            # way, so the memo reports the failed lookup in its step.
+            lookups.append((name, began, time.time(), str(error)))
+            _report_steps(progress, source, started, lookups)
+            raise
         if str(found) != pinned:
             log.debug("memo miss: %s now resolves to %s", reference, found)
             return None
-        lookups.append((f"[internal] load metadata for {reference}", began, time.time()))
+        lookups.append((name, began, time.time(), None))
     log.info("nothing changed since build memo %s; exporting its result", key[7:19])
-    progress = worker.progress
-    for name, began, ended in [
-        (f"[internal] load build definition from {source.name}", started, started),
-        *lookups,
-    ]:
-        progress.emit(VertexStarted("internal:" + name, name, began))
-        progress.emit(VertexCompleted("internal:" + name, name, began, ended))
+    worker.report_namespace()
+    _report_steps(progress, source, started, [])
     services = _services(worker, request, context, source, puller)
+    _report_steps(progress, None, started, lookups)
     warnings = [SimpleNamespace(**item) for item in record.warnings]
     texts = _report_warnings(worker, warnings)
     for number, name in enumerate(record.steps):
@@ -382,7 +382,28 @@ def _build_from_memo(
         vertex = f"memo:{number}"
         progress.emit(VertexCached(vertex, name, moment))
         progress.emit(VertexCompleted(vertex, name, moment, moment, cached=True))
-    solved = SimpleNamespace(result=SimpleNamespace(chain=tuple(record.chain)), reports=())
+    chain = tuple(record.chain)
+    solved = SimpleNamespace(result=SimpleNamespace(chain=chain), reports=())
     converted = SimpleNamespace(image=record.image, warnings=warnings, lines=())
     digests = export_all(worker, request, services, converted, solved)
     return BuildResult(manifest_digest=digests[0], config_digest=digests[1], warnings=texts)
+
+
+Lookup = tuple[str, float, float, "str | None"]  # step name, start, end, error
+
+
+def _report_steps(progress: Any, source: Any, started: float, lookups: list[Lookup]) -> None:
+    """Report the memo's internal steps once it has decided.
+
+    That is loading the Dockerfile (when ``source`` is given), then each
+    image lookup in ``lookups``.
+    """
+    from minikit.progress import VertexCompleted, VertexStarted
+
+    steps = list(lookups)
+    if source is not None:
+        name = f"[internal] load build definition from {source.name}"
+        steps.insert(0, (name, started, started, None))
+    for name, began, ended, error in steps:
+        progress.emit(VertexStarted("internal:" + name, name, began))
+        progress.emit(VertexCompleted("internal:" + name, name, began, ended, error=error))
