@@ -457,5 +457,7 @@ def _report_result(
     if mode == "quiet":
         if result.config_digest:
             sys.stdout.write(result.config_digest + "\n")
-    elif result.manifest_digest:
+    elif result.manifest_digest and mode != "rawjson":
+        # rawjson's stream holds JSON events only; tools find the digest
+        # with --metadata-file or --iidfile.
         sys.stderr.write(f"image digest: {result.manifest_digest}\n")
