@@ -137,8 +137,8 @@ def run() -> NoReturn:
 
     Once the command has returned, the interpreter's teardown would only free
     memory, and with every module of a build loaded that takes longer than
-    a warm build itself. So, as mypy does, the process flushes its output and
-    leaves with ``os._exit``. While another thread still runs, it exits the
+    a warm build itself. So the process flushes its output and leaves with
+    ``os._exit``. While another thread still runs, it exits the
     normal way, which waits for that thread.
     """
     status = main()

@@ -78,8 +78,8 @@ class Worker:
 
     ``namespace`` is the build namespace (``minikit.executor.BuildNamespace``)
     when the caller has entered it already. Otherwise ``enter_namespace``,
-    if given, enters it when a build first needs it: a build that the memo
-    answers from stored files never does. Without either, steps cannot run.
+    if given, enters it when a build first needs it: a memo hit that only
+    copies stored files never does. Without either, steps cannot run.
     """
 
     def __init__(
@@ -145,8 +145,8 @@ class Worker:
     def start_executor(self) -> None:
         """Start the executor's namespace helper unless it runs; call before any thread exists.
 
-        A build starts it once it knows that a step may have to run, so a
-        build that the memo answers never forks the helper.
+        A build starts it when a step may have to run, so a memo hit never
+        forks the helper.
         """
         from minikit.executor import Executor
 

@@ -25,8 +25,8 @@ def run_build(worker: "Worker", request: BuildRequest) -> BuildResult:
     Entering the build namespace and starting the executor's helper both
     fork, which must happen before any thread exists, and the first progress
     event may start the tty view's thread. So they happen here: at once when
-    the memo cannot answer, else after the memo missed, which it does before
-    reporting anything.
+    the memo does not apply, else after a memo miss, which is known before
+    anything is reported.
     """
     from minikit.worker.memo import memoizable
 

@@ -12,7 +12,7 @@ from minikit.registry.transport import RetryPolicy, Timeouts, Transport, Transpo
 
 
 class ScriptedServer:
-    """Accepts connections on 127.0.0.1 and answers each with ``reply(request_head)``."""
+    """Accepts connections on 127.0.0.1 and sends each one ``reply(request_head)``."""
 
     def __init__(self, reply: Callable[[bytes], bytes | None]) -> None:
         self.reply = reply
