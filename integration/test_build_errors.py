@@ -128,3 +128,12 @@ def test_missing_pyroute2_fails_run_instead_of_hanging(run_minikit, base_image, 
     assert "pyroute2 could not encode the loopback request" in result.stderr
     assert "hint: install pyroute2" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bad_heredoc_name_in_copy(run_minikit, tmp_path):
+    # A ${ error in a COPY heredoc's name fails at that word.
+    context = _context(tmp_path, "FROM scratch\nCOPY <<A <<-B${ /d\na\nA\n\tb\n\tB\n")
+    result = _fails(run_minikit, context, "--check")
+    assert "internal error" not in result.stderr
+    assert "Dockerfile:2:13" in result.stderr
+    assert "failed to process \"B${\": syntax error: missing '}'" in result.stderr

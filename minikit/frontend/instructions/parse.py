@@ -20,6 +20,7 @@ from minikit.frontend.instructions.duration import DurationError, parse_duration
 from minikit.frontend.instructions.mounts import MountError, parse_mount
 from minikit.frontend.instructions.suggest import did_you_mean
 from minikit.frontend.location import instruction_location
+from minikit.frontend.parser.arguments import LineError
 from minikit.frontend.parser.heredoc import chomp_heredoc_content, parse_heredoc
 from minikit.frontend.parser.model import Instruction, ParseResult
 from minikit.frontend.shell import Lexer
@@ -641,9 +642,17 @@ def _need_destination(request: _Request) -> None:
         )
 
 
+def _heredoc(request: _Request, word: str) -> Any:
+    """Return the heredoc that ``word`` opens, or None; a malformed name fails at the word."""
+    try:
+        return parse_heredoc(word)
+    except LineError as exc:
+        raise request.error(str(exc), hint=exc.hint, word=exc.word or word) from None
+
+
 def _sources_and_dest(request: _Request) -> tuple[list[str], str, list[c.SourceFile]]:
     *sources, dest = request.args
-    if parse_heredoc(dest) is not None:
+    if _heredoc(request, dest) is not None:
         raise request.error(
             f"{request.name} cannot accept a heredoc as a destination",
             hint=f"write {request.name} <<EOF <dest>, with the heredoc as the source",
@@ -653,7 +662,7 @@ def _sources_and_dest(request: _Request) -> tuple[list[str], str, list[c.SourceF
     paths: list[str] = []
     files: list[c.SourceFile] = []
     for source in sources:
-        doc = parse_heredoc(source) if not request.instruction.json else None
+        doc = _heredoc(request, source) if not request.instruction.json else None
         if doc is None:
             paths.append(source)
             continue
