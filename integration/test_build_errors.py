@@ -110,7 +110,7 @@ def test_bad_client_flags_fail_before_build(run_minikit, tmp_path, flag):
     assert "Traceback" not in result.stderr
 
 
-def test_missing_pyroute2_fails_run_instead_of_hanging(run_minikit, base_image, tmp_path):
+def test_missing_pyroute2_fails_run(run_minikit, base_image, tmp_path):
     # A broken install: pyroute2, which encodes the loopback request, cannot
     # be imported. The RUN must fail with the hint, not wait forever.
     shadow = tmp_path / "shadow" / "pyroute2"

@@ -226,7 +226,7 @@ def test_wheel_ships_grammar(tmp_path):
     assert "minikit/grammar/dockerfile.lark" in listing.stdout
 
 
-def test_rootless_fallback_mapping_with_tty_progress(rootless_minikit):
+def test_rootless_fallback_tty_progress(rootless_minikit):
     # Without newuidmap the build maps only the user's own id and warns. The
     # warning must not start the tty view's thread before the executor forks.
     context = rootless_minikit.make_dir(rootless_minikit.workspace / "fallback-tty")

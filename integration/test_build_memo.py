@@ -75,7 +75,7 @@ def _imported(stderr: str) -> set[str]:
     }
 
 
-def test_memo_hit_skips_parser_solver_and_executor(run_minikit, base_image, context, tmp_path):
+def test_memo_hit_skips_solver_imports(run_minikit, base_image, context, tmp_path):
     importtime = {"PYTHONPROFILEIMPORTTIME": "1"}
     first = _build(run_minikit, context, tmp_path / "a.tar", env=importtime)
     second = _build(run_minikit, context, tmp_path / "b.tar", env=importtime)
@@ -89,7 +89,7 @@ def test_memo_hit_skips_parser_solver_and_executor(run_minikit, base_image, cont
     assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
 
 
-def test_memo_hit_enters_namespace_only_to_read_layers(run_minikit, base_image, context, tmp_path):
+def test_memo_hit_namespace_for_layers(run_minikit, base_image, context, tmp_path):
     first = _build(run_minikit, context, tmp_path / "a.tar")
     copied = _build(run_minikit, context, tmp_path / "b.tar")
     image = run_minikit(

@@ -458,6 +458,6 @@ def _report_result(
         if result.config_digest:
             sys.stdout.write(result.config_digest + "\n")
     elif result.manifest_digest and mode != "rawjson":
-        # rawjson's stream holds JSON events only; tools find the digest
-        # with --metadata-file or --iidfile.
+        # rawjson's stream contains JSON events only. Tools read the digest
+        # from --metadata-file or --iidfile.
         sys.stderr.write(f"image digest: {result.manifest_digest}\n")

@@ -116,8 +116,8 @@ class Response:
 
     def header_values(self, name: str) -> list[str]:
         """Return every value of header ``name`` (WWW-Authenticate may repeat)."""
-        wanted = name.lower()
-        return [value for key, value in self.headers if key == wanted]
+        lowered = name.lower()
+        return [value for key, value in self.headers if key == lowered]
 
     def read(self, limit: int) -> bytes:
         """Read the whole body; raise ResponseTooLarge if it exceeds ``limit`` bytes."""
@@ -187,20 +187,15 @@ class _Connection:
             data = self.sock.recv(CHUNK_SIZE)
             if not data and self.state.their_state is h11.SEND_RESPONSE:
                 raise _NoResponse()
-            reading_body = self.state.their_state is h11.SEND_BODY
-            try:
+            if not data and self.state.their_state is h11.SEND_BODY:
+                # An end of file ends a body framed by the connection. With
+                # a length or chunks, h11 raises, because the body is cut.
                 self.state.receive_data(data)
-                if data or not reading_body:
-                    continue
-                # An end of file ends a body framed by the connection; with
-                # a length or chunks, h11 reports the body as cut.
-                event = self.state.next_event()
-            except h11.RemoteProtocolError:
-                if reading_body and not data:
+                try:
+                    return self.state.next_event()
+                except h11.RemoteProtocolError:
                     raise _BodyCut() from None
-                raise
-            if event is not h11.NEED_DATA:
-                return event
+            self.state.receive_data(data)
 
     def read_response(self) -> Any:
         """Return the final response head, skipping 1xx responses."""
@@ -378,7 +373,7 @@ class Transport:
         try:
             if scheme == "https":
                 sock = tls_context(verify_tls).wrap_socket(sock, server_hostname=host)
-            # The connect timeout covers the TCP and TLS handshakes; reads get their own.
+            # The connect timeout covers the TCP and TLS handshakes. Reads get their own.
             sock.settimeout(self.timeouts.read)
         except OSError as exc:
             sock.close()
@@ -413,7 +408,7 @@ def _request_headers(
     fields = {key.lower(): (key, value) for key, value in headers.items()}
     fields.setdefault("host", ("Host", netloc))
     fields.setdefault("user-agent", ("User-Agent", USER_AGENT))
-    # Bodies are read as they come: no gzip from a server that would pick it.
+    # Bodies are read as sent, so a server must not compress them.
     fields.setdefault("accept-encoding", ("Accept-Encoding", "identity"))
     if content_length is not None:
         fields["content-length"] = ("Content-Length", str(content_length))
@@ -438,7 +433,7 @@ def _origin(url: str) -> tuple[str, str]:
 
 
 def _ssl_error_types() -> tuple[type[BaseException], ...]:
-    """Return ssl's error classes once ssl is loaded; no TLS error exists before."""
+    """Return ssl's error classes, or none while ssl is not loaded (no TLS error exists then)."""
     ssl = sys.modules.get("ssl")
     return (ssl.SSLError,) if ssl is not None else ()
 
@@ -468,7 +463,8 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, h11.RemoteProtocolError):
         return f"invalid HTTP response ({exc})"
     if isinstance(exc, h11.LocalProtocolError):
-        return f"invalid HTTP request ({exc})"
+        # h11's text quotes the offending header value, which may be a token.
+        return "invalid HTTP request: a header name or value has characters HTTP does not allow"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return type(exc).__name__

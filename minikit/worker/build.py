@@ -113,7 +113,7 @@ class Worker:
         return self._enter_namespace is not None and os.geteuid() != 0
 
     def enter_namespace(self) -> None:
-        """Enter the build namespace unless the worker is in it; call before any thread exists.
+        """Enter the build namespace unless the worker is in it. Call before any thread exists.
 
         Entering forks, and an SQLite connection must not cross a fork, so an
         open store is closed first (which ends this process's leases) and
@@ -136,14 +136,14 @@ class Worker:
         self.report_namespace()
 
     def report_namespace(self) -> None:
-        """Report the namespace's warnings once; call when no fork is left to make."""
+        """Report the namespace's warnings once. Call when no fork is left to make."""
         if self._warnings_due:
             self._warnings_due = False
             for warning in getattr(self.namespace, "warnings", ()) or ():
                 self.progress.emit(ProgressWarning(warning))
 
     def start_executor(self) -> None:
-        """Start the executor's namespace helper unless it runs; call before any thread exists.
+        """Start the executor's namespace helper unless it runs. Call before any thread exists.
 
         A build starts it when a step may have to run, so a memo hit never
         forks the helper.
@@ -192,7 +192,6 @@ class Worker:
         if self.store is not None:
             self.store.close()
             self.store = None
-
 
     def notice(self, message: str) -> None:
         """Tell the user something about the build itself."""

@@ -352,6 +352,7 @@ def _build_from_memo(
     # No progress event goes out until the memo has decided: a miss goes on
     # to the full build, which must fork the executor before any thread.
     progress = worker.progress
+    definition = f"[internal] load build definition from {source.name}"
     started = time.time()
     puller = _image_puller(worker.store, request)
     lookups = []
@@ -363,18 +364,20 @@ def _build_from_memo(
         except RegistryError as error:
             # The full build would ask the registry again and fail the same
             # way, so the memo reports the failed lookup in its step.
-            lookups.append((name, began, time.time(), str(error)))
-            _report_steps(progress, source, started, lookups)
+            for step in [(definition, started, started), *lookups]:
+                _report_step(progress, *step)
+            _report_step(progress, name, began, time.time(), str(error))
             raise
         if str(found) != pinned:
             log.debug("memo miss: %s now resolves to %s", reference, found)
             return None
-        lookups.append((name, began, time.time(), None))
+        lookups.append((name, began, time.time()))
     log.info("nothing changed since build memo %s; exporting its result", key[7:19])
     worker.report_namespace()
-    _report_steps(progress, source, started, [])
+    _report_step(progress, definition, started, started)
     services = _services(worker, request, context, source, puller)
-    _report_steps(progress, None, started, lookups)
+    for step in lookups:
+        _report_step(progress, *step)
     warnings = [SimpleNamespace(**item) for item in record.warnings]
     texts = _report_warnings(worker, warnings)
     for number, name in enumerate(record.steps):
@@ -389,21 +392,11 @@ def _build_from_memo(
     return BuildResult(manifest_digest=digests[0], config_digest=digests[1], warnings=texts)
 
 
-Lookup = tuple[str, float, float, "str | None"]  # step name, start, end, error
-
-
-def _report_steps(progress: Any, source: Any, started: float, lookups: list[Lookup]) -> None:
-    """Report the memo's internal steps once it has decided.
-
-    That is loading the Dockerfile (when ``source`` is given), then each
-    image lookup in ``lookups``.
-    """
+def _report_step(
+    progress: Any, name: str, began: float, ended: float, error: str | None = None
+) -> None:
+    """Report an internal step that has already ended, such as a memo's image lookup."""
     from minikit.progress import VertexCompleted, VertexStarted
 
-    steps = list(lookups)
-    if source is not None:
-        name = f"[internal] load build definition from {source.name}"
-        steps.insert(0, (name, started, started, None))
-    for name, began, ended, error in steps:
-        progress.emit(VertexStarted("internal:" + name, name, began))
-        progress.emit(VertexCompleted("internal:" + name, name, began, ended, error=error))
+    progress.emit(VertexStarted("internal:" + name, name, began))
+    progress.emit(VertexCompleted("internal:" + name, name, began, ended, error=error))

@@ -62,7 +62,7 @@ def _transport() -> Transport:
     return Transport(Timeouts(connect=5, read=5), RetryPolicy(attempts=1))
 
 
-def test_request_asks_for_identity_encoding(serve) -> None:
+def test_request_identity_encoding(serve) -> None:
     server = serve(lambda head: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     with _transport().request("GET", f"http://127.0.0.1:{server.port}/v2/") as response:
         assert response.read(100) == b"ok"
@@ -104,3 +104,12 @@ def test_repeated_headers_keep_their_order(serve) -> None:
         assert response.status == 401
         assert response.header_values("WWW-Authenticate") == ['Bearer realm="a"', 'Basic realm="b"']
         assert response.header("Www-Authenticate") == 'Bearer realm="a"'
+
+
+def test_invalid_header_hides_value(serve) -> None:
+    server = serve(lambda head: b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    headers = {"Authorization": "Bearer s3cr3t-token\nInjected: 1"}
+    with pytest.raises(TransportError) as caught:
+        _transport().request("GET", f"http://127.0.0.1:{server.port}/v2/", headers=headers)
+    assert "invalid HTTP request" in caught.value.reason
+    assert "s3cr3t-token" not in str(caught.value)
