@@ -41,6 +41,15 @@ class ScriptedServer:
                     conn.sendall(answer)
 
     def close(self) -> None:
+        # Closing the socket alone leaves the thread able to call accept on
+        # the same descriptor number after another socket of this process
+        # reuses it, and reply to connections meant for that socket. shutdown
+        # wakes a blocked accept, and the join waits for the thread to end.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(timeout=5)
         self.listener.close()
 
 
